@@ -1,0 +1,9 @@
+"""Vercel's entry point: the serverless layer only (the proxy routes).
+
+It imports nothing of the persistent layer: cold start is import time.
+"""
+
+from proxy import create_app
+from shared.config import Settings
+
+app = create_app(Settings.from_env())

@@ -1,0 +1,296 @@
+"""The serverless layer's HTTP face of the gateway: `/api/github/*`, batch and GraphQL.
+
+Thin on purpose: it turns a Starlette request into a GatewayRequest (raw path, identity,
+bounded body) and a GatewayResponse back into bytes. Everything else is the gateway's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from proxy.gateway import Gateway
+from proxy.headers import CACHE_CONTROL
+from proxy.messages import GatewayRequest, GatewayResponse
+from proxy.target import split_reference
+from shared.config import Settings
+from shared.errors import BodyInvalid, BodyTooLarge, HubbubError
+from shared.identity import resolve_authorization
+
+log = logging.getLogger("hubbub.http")
+
+PREFIX = "/api/github"
+_CALLER_HEADERS = ("accept", "x-github-api-version", "if-none-match", "content-type")
+_BATCH_HEADERS = frozenset({"accept", "x-github-api-version", "if-none-match"})
+_BATCH_ANSWER_HEADERS = frozenset(
+    {"etag", "link", "x-cache", "age", "content-type", "x-ratelimit-remaining", "retry-after"}
+)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+class ProxyEndpoints:
+    """The routes of the proxy, bound to a way of getting the process's gateway."""
+
+    def __init__(self, settings: Settings, gateway: Callable[[], Gateway]) -> None:
+        self.settings = settings
+        self.gateway = gateway
+
+    def routes(self) -> list[BaseRoute]:
+        methods = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"]
+        return [
+            Route(f"{PREFIX}/batch", self.batch, methods=["POST"]),
+            Route(f"{PREFIX}/graphql", self.graphql, methods=["POST"]),
+            Route(PREFIX, self.proxy, methods=methods),
+            Route(PREFIX + "/{path:path}", self.proxy, methods=methods),
+        ]
+
+    async def proxy(self, request: Request) -> Response:
+        scope = request.scope
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        # Work from the raw bytes: uvicorn has already decoded `path`, and `%2F` must
+        # reach GitHub as sent. latin-1 maps each byte to one char, so the guard sees
+        # every non-ASCII byte and rejects it.
+        upstream_path = raw_path.decode("latin-1").removeprefix(PREFIX) or "/"
+        method = "GET" if request.method == "HEAD" else request.method
+        body = await _read_body(request, self.settings.max_request_body_bytes)
+        answer = await self.gateway()(
+            self._gateway_request(request, method, upstream_path, body=body)
+        )
+        return _to_response(answer, include_body=request.method != "HEAD")
+
+    async def graphql(self, request: Request) -> Response:
+        body = await _read_body(request, self.settings.max_request_body_bytes)
+        document = _parse_json(body)
+        if not isinstance(document, dict) or not isinstance(document.get("query"), str):
+            raise BodyInvalid('GraphQL body must be a JSON object with a "query" string')
+        answer = await self.gateway()(
+            self._gateway_request(request, "POST", "/graphql", body=body, query="")
+        )
+        return _to_response(answer, include_body=True)
+
+    async def batch(self, request: Request) -> Response:
+        document = _parse_json(await _read_body(request, self.settings.max_request_body_bytes))
+        items = document.get("requests") if isinstance(document, dict) else None
+        if not isinstance(items, list) or not items:
+            raise BodyInvalid('batch body must be {"requests": [{"path": ...}, ...]}')
+        if len(items) > self.settings.batch_max:
+            raise BodyInvalid(f"a batch holds at most {self.settings.batch_max} requests")
+        answers = await asyncio.gather(*(self._batch_item(request, item) for item in items))
+        return JSONResponse({"responses": answers}, headers={"cache-control": CACHE_CONTROL})
+
+    async def _batch_item(self, request: Request, item: Any) -> dict[str, Any]:
+        try:
+            if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+                raise BodyInvalid('each batch request needs a "path" string')
+            headers = item.get("headers") or {}
+            if not isinstance(headers, dict) or not all(
+                isinstance(v, str) for v in headers.values()
+            ):
+                raise BodyInvalid('batch "headers" must be an object of strings')
+            target = split_reference(item["path"])
+            forwarded = {
+                k.lower(): v for k, v in headers.items() if k.lower() in _BATCH_HEADERS
+            }
+            answer = await self.gateway()(
+                self._gateway_request(
+                    request, "GET", target.path, query=target.query, headers=forwarded
+                )
+            )
+        except HubbubError as error:
+            return {"status": error.status, "headers": error.headers, "body": error.as_json()}
+        shown = {k: v for k, v in answer.headers if k in _BATCH_ANSWER_HEADERS}
+        return {"status": answer.status, "headers": shown, "body": _decode_body(answer)}
+
+    def _gateway_request(
+        self,
+        request: Request,
+        method: str,
+        path: str,
+        *,
+        body: bytes = b"",
+        query: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> GatewayRequest:
+        settings = self.settings
+        identity = resolve_authorization(
+            request.headers.get("authorization"),
+            client_ip=_client_ip(request, settings),
+            server_token=settings.github_token,
+        )
+        if headers is None:
+            headers = {k: request.headers[k] for k in _CALLER_HEADERS if k in request.headers}
+        return GatewayRequest(
+            method=method,
+            path=path,
+            query=request.scope["query_string"].decode("latin-1") if query is None else query,
+            identity=identity,
+            headers=headers,
+            body=body,
+            request_id=_request_id(request),
+            public_base=_public_base(request, settings),
+        )
+
+
+def _request_id(request: Request) -> str:
+    offered = request.headers.get("x-request-id", "")
+    return offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex[:16]
+
+
+def _client_ip(request: Request, settings: Settings) -> str:
+    if settings.trust_proxy_headers:
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
+    return request.client.host if request.client else "unknown"
+
+
+def _public_base(request: Request, settings: Settings) -> str:
+    if settings.public_url:
+        return settings.public_url.rstrip("/") + PREFIX
+    scheme, host = request.url.scheme, request.headers.get("host", "")
+    if settings.trust_proxy_headers:
+        scheme = request.headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
+        host = request.headers.get("x-forwarded-host", host).split(",")[0].strip()
+    if scheme not in ("http", "https") or not _HOST.fullmatch(host):
+        # A Host we cannot trust into a URL: answer with the address we were reached on.
+        server = request.scope.get("server") or ("127.0.0.1", 80)
+        scheme, host = "http", f"{server[0]}:{server[1]}"
+    return f"{scheme}://{host}{PREFIX}"
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"request body over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"request body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise BodyInvalid("body is not valid JSON") from None
+
+
+def _decode_body(answer: GatewayResponse) -> Any:
+    if not answer.body:
+        return None
+    text = answer.body.decode("utf-8", errors="replace")
+    content_type = answer.header("content-type") or ""
+    if "json" in content_type:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _to_response(answer: GatewayResponse, *, include_body: bool) -> Response:
+    response = Response(answer.body if include_body else b"", status_code=answer.status)
+    if not include_body:
+        response.headers["content-length"] = str(len(answer.body))
+    response.raw_headers.extend(
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
+    )
+    return response
+
+
+def error_response(error: HubbubError) -> JSONResponse:
+    headers = {"cache-control": CACHE_CONTROL, **error.headers}
+    return JSONResponse(error.as_json(), status_code=error.status, headers=headers)
+
+
+async def _hubbub_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HubbubError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    error = HubbubError(
+        exc.detail if isinstance(exc.detail, str) else "error",
+        code=codes.get(exc.status_code, "http_error"),
+        status=exc.status_code,
+    )
+    response = error_response(error)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # Starlette's ServerErrorMiddleware logs the exception once; clients see no trace.
+    error = HubbubError("internal error; quote the request id", code="internal_error")
+    response = error_response(error)
+    response.headers["x-request-id"] = _request_id(request)
+    return response
+
+
+EXCEPTION_HANDLERS: dict[Any, Callable[..., Any]] = {
+    HubbubError: _hubbub_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}
+
+
+class GatewayHolder:
+    """Builds the process's gateway on first use: serverless platforms may run no lifespan."""
+
+    def __init__(self, settings: Settings, gateway: Gateway | None = None) -> None:
+        self.settings = settings
+        self._gateway = gateway
+
+    def __call__(self) -> Gateway:
+        if self._gateway is None:
+            from shared.store import connect
+
+            self._gateway = Gateway(self.settings, connect(self.settings))
+        return self._gateway
+
+    async def aclose(self) -> None:
+        if self._gateway is not None:
+            await self._gateway.aclose()
+            await self._gateway.store.aclose()
+            self._gateway = None
+
+
+def create_app(settings: Settings, *, gateway: Gateway | None = None) -> Starlette:
+    """The serverless ASGI app (proxy routes; webhooks and auth join in later issues)."""
+    holder = GatewayHolder(settings, gateway)
+    owns_gateway = gateway is None
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if owns_gateway:
+            await holder.aclose()
+
+    return Starlette(
+        routes=ProxyEndpoints(settings, holder).routes(),
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+
+
+__all__ = ["PREFIX", "GatewayHolder", "ProxyEndpoints", "create_app", "error_response"]

@@ -1,0 +1,142 @@
+"""One upstream call per cache key at a time, fleet-wide; the other callers share its answer.
+
+In a process, the first caller's work runs as its own task and later callers await it,
+so a caller that disconnects never cancels the others' answer. Across processes, the
+task first takes a short lease (`SET NX PX`); a process that finds the lease taken polls
+for the leader's published answer instead of calling GitHub, and takes the lease itself
+if the leader vanished without one (a dead leader's lease expires) — it never hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import secrets
+import time
+
+from proxy.cache_entry import CacheEntry
+from proxy.clock import now_ms
+from proxy.messages import CacheOutcome, GatewayRequest, GatewayResponse, Handler
+from shared.config import Settings
+from shared.errors import StoreUnavailable
+from shared.store import Store, load_script
+from shared.store.keys import Keys
+
+log = logging.getLogger("hubbub.flight")
+
+RELEASE = load_script("lease_release")
+
+# How long a leader's answer stays readable for the processes that waited on it.
+_RESULT_TTL_MS = 10_000
+_POLL_FIRST_S, _POLL_MAX_S = 0.005, 0.1
+_JUST_NOW_MS = 1000
+
+
+class SingleFlight:
+    def __init__(self, inner: Handler, store: Store, keys: Keys, settings: Settings) -> None:
+        self.inner = inner
+        self.store = store
+        self.keys = keys
+        self.lease_ms = settings.flight_lease_ms
+        self._flights: dict[str, asyncio.Task[GatewayResponse]] = {}
+        # Callers waiting on another's upstream call, here or in another process.
+        self.waiting = 0
+
+    async def __call__(self, request: GatewayRequest) -> GatewayResponse:
+        key = request.cache_key
+        if key is None:
+            return await self.inner(request)
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = asyncio.create_task(self._lead(request, key))
+            self._flights[key] = flight
+            # Registered first, so it runs before any waiter wakes: a caller arriving
+            # after the answer must start a new flight, not join one that has finished.
+            flight.add_done_callback(lambda _: self._flights.pop(key, None))
+            flight.add_done_callback(_retrieve_exception)
+            return await asyncio.shield(flight)
+        self.waiting += 1
+        try:
+            response = await asyncio.shield(flight)
+        finally:
+            self.waiting -= 1
+        return _shared(response)
+
+    async def _lead(self, request: GatewayRequest, key: str) -> GatewayResponse:
+        lease, result = self.keys.flight_lease(key), self.keys.flight_result(key)
+        while True:
+            owner = secrets.token_hex(8)
+            try:
+                is_leader = await self.store.set(lease, owner, px=self.lease_ms, nx=True)
+            except StoreUnavailable:
+                return await self.inner(request)
+            if is_leader:
+                return await self._fetch_and_publish(request, lease, result, owner)
+            self.waiting += 1
+            try:
+                answer = await self._await_leader(lease, result)
+            finally:
+                self.waiting -= 1
+            if answer is not None:
+                return answer
+
+    async def _fetch_and_publish(
+        self, request: GatewayRequest, lease: str, result: str, owner: str
+    ) -> GatewayResponse:
+        try:
+            response = await self.inner(request)
+            published = CacheEntry(response.status, response.headers, response.body, now_ms(), "")
+            # The answer is published before the lease goes, so a poller never sees
+            # the lease gone without an answer to read.
+            try:
+                await self.store.set(result, f"{owner}\n{published.encode()}", px=_RESULT_TTL_MS)
+            except StoreUnavailable:
+                log.warning("store unavailable: answer not shared with other processes")
+            return response
+        finally:
+            try:
+                await self.store.eval_script(RELEASE, [lease], [owner, 0])
+            except StoreUnavailable:
+                log.warning("store unavailable: flight lease left to expire")
+
+    async def _await_leader(self, lease: str, result: str) -> GatewayResponse | None:
+        """The leader's answer, or None when it went away without one."""
+        delay_s = _POLL_FIRST_S
+        deadline = time.monotonic() + self.lease_ms / 1000 + 1
+        watched: str | None = None
+        while time.monotonic() < deadline:
+            try:
+                holder, published = await self.store.mget([lease, result])
+            except StoreUnavailable:
+                return None
+            if watched is None:
+                watched = holder
+            if published is not None:
+                published_by, _, encoded = published.partition("\n")
+                entry = CacheEntry.decode(encoded)
+                if entry is not None and (
+                    published_by == watched
+                    # The leader finished before we looked: take its answer only if new.
+                    or (watched is None and now_ms() - entry.validated_ms < _JUST_NOW_MS)
+                ):
+                    return entry.to_response(CacheOutcome.COALESCED, now_ms())
+            if holder is None or holder != watched:
+                return None
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, _POLL_MAX_S)
+        return None
+
+
+def _shared(response: GatewayResponse) -> GatewayResponse:
+    """A waiter's copy; a stale answer stays STALE, anything fetched is COALESCED."""
+    outcome = response.outcome
+    if outcome in (CacheOutcome.MISS, CacheOutcome.REVALIDATED):
+        outcome = CacheOutcome.COALESCED
+    return dataclasses.replace(response, headers=list(response.headers), outcome=outcome)
+
+
+def _retrieve_exception(task: asyncio.Task[GatewayResponse]) -> None:
+    # Mark the exception as seen even when every caller went away before it was raised.
+    if not task.cancelled():
+        task.exception()

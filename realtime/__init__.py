@@ -1,0 +1,1 @@
+"""The persistent server: composes the layers into one ASGI app and the `hubbub` command."""

@@ -1,0 +1,235 @@
+"""The one typed settings object, read once from the environment and an optional `.env`.
+
+Nothing else in Hubbub reads `os.environ`: the object is built at start-up and passed down.
+Secrets are `starlette.datastructures.Secret`, which hides its value in `repr`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from starlette.config import Config
+from starlette.datastructures import Secret
+
+StoreBackend = Literal["native", "rest", "embedded"]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _fresh_rules(raw: str) -> tuple[tuple[str, int], ...]:
+    """Parse `/search=10,/notifications=0` into (path prefix, seconds), longest prefix first."""
+    rules: list[tuple[str, int]] = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        prefix, sep, seconds = item.partition("=")
+        if not sep or not prefix.startswith("/") or not seconds.strip().isdigit():
+            raise SettingsError(
+                f"HUBBUB_CACHE_FRESH_RULES: {item!r} is not of the form /path/prefix=seconds"
+            )
+        rules.append((prefix.strip().rstrip("/") or "/", int(seconds)))
+    return tuple(sorted(rules, key=lambda rule: len(rule[0]), reverse=True))
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where GitHub is.
+    github_api_url: str = "https://api.github.com"
+    github_token: Secret | None = None
+    github_api_version: str = "2022-11-28"
+    user_agent: str = "hubbub/0.1 (+https://github.com/hubbub)"
+
+    # Where Redis is; nothing set means the embedded in-process store.
+    redis_url: Secret | None = None
+    upstash_rest_url: str | None = None
+    upstash_rest_token: Secret | None = None
+    key_prefix: str = "hubbub:"
+    store_timeout_ms: int = 1000
+
+    # How Hubbub is reached.
+    public_url: str | None = None
+    trust_proxy_headers: bool = False
+
+    # Cache.
+    cache_fresh_s: int = 60
+    cache_fresh_rules: tuple[tuple[str, int], ...] = ()
+    cache_ttl_s: int = 86_400
+    cache_max_body_bytes: int = 1_048_576
+    stale_max_s: int = 600
+
+    # Caller rate limits (units per window; see README).
+    caller_limit: int = 600
+    anonymous_limit: int = 60
+    graphql_limit: int = 100
+    caller_window_s: int = 60
+    cost_read: int = 1
+    cost_upstream: int = 1
+    cost_write: int = 5
+
+    # Upstream protection.
+    upstream_timeout_s: float = 10.0
+    upstream_concurrency: int = 10
+    upstream_retries: int = 2
+    retry_backoff_ms: int = 200
+    write_spacing_ms: int = 1000
+    penalty_default_s: int = 60
+    flight_lease_ms: int = 15_000
+
+    # Request bounds.
+    batch_max: int = 20
+    max_request_body_bytes: int = 1_048_576
+
+    # Logs.
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @property
+    def store_backend(self) -> StoreBackend:
+        if self.redis_url is not None:
+            return "native"
+        if self.upstash_rest_url is not None:
+            return "rest"
+        return "embedded"
+
+    def fresh_s_for(self, path: str) -> int:
+        """The fresh window for an upstream path: the longest matching rule, else the default."""
+        for prefix, seconds in self.cache_fresh_rules:
+            if path == prefix or path.startswith(prefix + "/") or prefix == "/":
+                return seconds
+        return self.cache_fresh_s
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as its environment variable would show it, secrets masked."""
+        shown: dict[str, str] = {}
+        for name, variable in ENVIRONMENT.items():
+            value = getattr(self, name)
+            if isinstance(value, Secret):
+                text = "********"
+            elif value is None:
+                text = ""
+            elif isinstance(value, tuple):
+                text = ",".join(f"{prefix}={seconds}" for prefix, seconds in value)
+            elif isinstance(value, bool):
+                text = "1" if value else "0"
+            else:
+                text = str(value)
+            shown[variable] = text
+        return shown
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+    ) -> Settings:
+        """Read every variable in `ENVIRONMENT`; `.env` fills in what the environment lacks."""
+        source = os.environ if environ is None else environ
+        path = Path(env_file) if env_file is not None else None
+        config = Config(path if path is not None and path.is_file() else None, environ=source)
+        values: dict[str, Any] = {}
+        defaults = cls()
+        for name, variable in ENVIRONMENT.items():
+            raw = config(variable, default=None)
+            if raw is None or raw == "":
+                continue
+            values[name] = _cast(name, variable, raw, getattr(defaults, name))
+        settings = cls(**values)
+        _validate(settings)
+        return settings
+
+
+# Setting name -> environment variable. README's configuration table lists the same.
+ENVIRONMENT: dict[str, str] = {
+    "github_api_url": "GITHUB_API_URL",
+    "github_token": "GITHUB_TOKEN",
+    "github_api_version": "HUBBUB_GITHUB_API_VERSION",
+    "user_agent": "HUBBUB_USER_AGENT",
+    "redis_url": "REDIS_URL",
+    "upstash_rest_url": "UPSTASH_REDIS_REST_URL",
+    "upstash_rest_token": "UPSTASH_REDIS_REST_TOKEN",
+    "key_prefix": "HUBBUB_KEY_PREFIX",
+    "store_timeout_ms": "HUBBUB_STORE_TIMEOUT_MS",
+    "public_url": "HUBBUB_PUBLIC_URL",
+    "trust_proxy_headers": "HUBBUB_TRUST_PROXY_HEADERS",
+    "cache_fresh_s": "HUBBUB_CACHE_FRESH_S",
+    "cache_fresh_rules": "HUBBUB_CACHE_FRESH_RULES",
+    "cache_ttl_s": "HUBBUB_CACHE_TTL_S",
+    "cache_max_body_bytes": "HUBBUB_CACHE_MAX_BODY_BYTES",
+    "stale_max_s": "HUBBUB_STALE_MAX_S",
+    "caller_limit": "HUBBUB_CALLER_LIMIT",
+    "anonymous_limit": "HUBBUB_ANONYMOUS_LIMIT",
+    "graphql_limit": "HUBBUB_GRAPHQL_LIMIT",
+    "caller_window_s": "HUBBUB_CALLER_WINDOW_S",
+    "cost_read": "HUBBUB_COST_READ",
+    "cost_upstream": "HUBBUB_COST_UPSTREAM",
+    "cost_write": "HUBBUB_COST_WRITE",
+    "upstream_timeout_s": "HUBBUB_UPSTREAM_TIMEOUT_S",
+    "upstream_concurrency": "HUBBUB_UPSTREAM_CONCURRENCY",
+    "upstream_retries": "HUBBUB_UPSTREAM_RETRIES",
+    "retry_backoff_ms": "HUBBUB_RETRY_BACKOFF_MS",
+    "write_spacing_ms": "HUBBUB_WRITE_SPACING_MS",
+    "penalty_default_s": "HUBBUB_PENALTY_DEFAULT_S",
+    "flight_lease_ms": "HUBBUB_FLIGHT_LEASE_MS",
+    "batch_max": "HUBBUB_BATCH_MAX",
+    "max_request_body_bytes": "HUBBUB_MAX_REQUEST_BODY_BYTES",
+    "log_level": "HUBBUB_LOG_LEVEL",
+    "log_format": "HUBBUB_LOG_FORMAT",
+}
+
+_SECRETS = {"github_token", "redis_url", "upstash_rest_token"}
+
+
+def _cast(name: str, variable: str, raw: str, default: Any) -> Any:
+    if name in _SECRETS:
+        return Secret(raw)
+    if name == "cache_fresh_rules":
+        return _fresh_rules(raw)
+    try:
+        if isinstance(default, bool):
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            number = int(raw)
+            if number < 0:
+                raise ValueError(raw)
+            return number
+        if isinstance(default, float):
+            number = float(raw)
+            if number <= 0:
+                raise ValueError(raw)
+            return number
+    except ValueError:
+        kind = type(default).__name__
+        raise SettingsError(f"{variable}: {raw!r} is not a valid {kind}") from None
+    return raw
+
+
+def _validate(settings: Settings) -> None:
+    api = urlsplit(settings.github_api_url)
+    loopback = api.hostname in {"127.0.0.1", "localhost", "::1"}
+    if api.scheme != "https" and not (api.scheme == "http" and loopback):
+        raise SettingsError("GITHUB_API_URL must be an https:// URL (http:// only on loopback)")
+    if not api.hostname or api.query or api.fragment or api.username:
+        raise SettingsError("GITHUB_API_URL must be a plain origin with an optional path")
+    if settings.upstash_rest_url and settings.upstash_rest_token is None:
+        raise SettingsError("UPSTASH_REDIS_REST_TOKEN is required with UPSTASH_REDIS_REST_URL")
+    if settings.upstash_rest_token is not None and not settings.upstash_rest_url:
+        raise SettingsError("UPSTASH_REDIS_REST_URL is required with UPSTASH_REDIS_REST_TOKEN")
+    if settings.public_url:
+        public = urlsplit(settings.public_url)
+        if public.scheme not in {"http", "https"} or not public.hostname:
+            raise SettingsError("HUBBUB_PUBLIC_URL must be an http(s):// origin")
+    if settings.log_format not in {"json", "text"}:
+        raise SettingsError("HUBBUB_LOG_FORMAT must be json or text")
+    if settings.caller_window_s == 0:
+        raise SettingsError("HUBBUB_CALLER_WINDOW_S must be at least 1")
