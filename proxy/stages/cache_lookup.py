@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from proxy import clock
 from proxy.cache_entry import CacheEntry
 from proxy.cache_key import cache_key
-from proxy.clock import now_ms
 from proxy.messages import CacheOutcome, GatewayRequest, GatewayResponse, Handler
 from proxy.scopes import read_scope
 from shared.config import Settings
@@ -49,7 +49,7 @@ class CacheLookup:
             return await self.inner(request)
         entry = CacheEntry.decode(stored)
         version = version or "0"
-        now = now_ms()
+        now = clock.now_ms()
         if entry is not None and entry.is_fresh(
             now, self.settings.fresh_s_for(request.path), version
         ):

@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from proxy import clock
 from proxy.cache_entry import CacheEntry
-from proxy.clock import now_ms
 from proxy.headers import merge_304
 from proxy.messages import CacheOutcome, GatewayRequest, GatewayResponse, Handler
 from shared.config import Settings
@@ -50,7 +50,7 @@ class Revalidate:
             if stale is None:
                 raise
             return stale
-        now = now_ms()
+        now = clock.now_ms()
         if response.status == 304 and entry is not None:
             refreshed = dataclasses.replace(
                 entry,
@@ -69,7 +69,7 @@ class Revalidate:
         return response
 
     def _stale(self, entry: CacheEntry | None) -> GatewayResponse | None:
-        now = now_ms()
+        now = clock.now_ms()
         if entry is None or entry.age_s(now) > self.stale_max_s:
             return None
         return entry.to_response(CacheOutcome.STALE, now)

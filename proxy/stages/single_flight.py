@@ -15,8 +15,8 @@ import logging
 import secrets
 import time
 
+from proxy import clock
 from proxy.cache_entry import CacheEntry
-from proxy.clock import now_ms
 from proxy.messages import CacheOutcome, GatewayRequest, GatewayResponse, Handler
 from shared.config import Settings
 from shared.errors import StoreUnavailable
@@ -86,7 +86,9 @@ class SingleFlight:
     ) -> GatewayResponse:
         try:
             response = await self.inner(request)
-            published = CacheEntry(response.status, response.headers, response.body, now_ms(), "")
+            published = CacheEntry(
+                response.status, response.headers, response.body, clock.now_ms(), ""
+            )
             # The answer is published before the lease goes, so a poller never sees
             # the lease gone without an answer to read.
             try:
@@ -118,9 +120,9 @@ class SingleFlight:
                 if entry is not None and (
                     published_by == watched
                     # The leader finished before we looked: take its answer only if new.
-                    or (watched is None and now_ms() - entry.validated_ms < _JUST_NOW_MS)
+                    or (watched is None and clock.now_ms() - entry.validated_ms < _JUST_NOW_MS)
                 ):
-                    return entry.to_response(CacheOutcome.COALESCED, now_ms())
+                    return entry.to_response(CacheOutcome.COALESCED, clock.now_ms())
             if holder is None or holder != watched:
                 return None
             await asyncio.sleep(delay_s)
