@@ -37,7 +37,7 @@ def _wrk(url: str, seconds: int, headers: dict[str, str]) -> tuple[float, float,
     command = ["taskset", "-c", "0", "wrk", "-t1", "-c32", f"-d{seconds}s", "--latency"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in output:
         raise SystemExit(f"wrk saw errors:\n{output}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
@@ -61,15 +61,41 @@ def bench_hits(seconds: int, rounds: int, store: str) -> None:
     if store == "native":
         redis_port = free_port()
         redis_process = subprocess.Popen(
-            ["taskset", "-c", "0", "redis-server", "--port", str(redis_port), "--save", "",
-             "--appendonly", "no"],
+            [
+                "taskset",
+                "-c",
+                "0",
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             stdout=subprocess.DEVNULL,
         )
         environ["BENCH_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
     server = subprocess.Popen(
-        ["taskset", "-c", "1", sys.executable, "-m", "uvicorn", "bench.hit_server:create_app",
-         "--factory", "--port", str(port), "--loop", "uvloop", "--http", "httptools",
-         "--no-access-log", "--log-level", "warning"],
+        [
+            "taskset",
+            "-c",
+            "1",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.hit_server:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
         cwd=ROOT,
         env=environ,
     )
@@ -140,7 +166,10 @@ async def dashboard_day(viewers: int, resources: int, changing: int, seconds: in
     now = [1_800_000_000_000]
     proxy.clock.now_ms = lambda: now[0]  # a simulated day: the clock moves one second a tick
     rng = random.Random(7)
-    changes = {rng.randrange(1, seconds): number for number in rng.sample(range(1, resources + 1), changing)}
+    changes = {
+        rng.randrange(1, seconds): number
+        for number in rng.sample(range(1, resources + 1), changing)
+    }
     served = 0
     for tick in range(seconds):
         if tick in changes:

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,12 +27,13 @@ from proxy.headers import CACHE_CONTROL
 from proxy.messages import GatewayRequest, GatewayResponse
 from proxy.target import split_reference
 from shared.config import Settings
-from shared.errors import BodyInvalid, BodyTooLarge, HubbubError
+from shared.errors import BodyInvalid, BodyTooLarge, HubbubError, MethodNotAllowed
 from shared.identity import resolve_authorization
 
 log = logging.getLogger("hubbub.http")
 
 PREFIX = "/api/github"
+_POST_ONLY = frozenset({"/batch", "/graphql"})
 _CALLER_HEADERS = ("accept", "x-github-api-version", "if-none-match", "content-type")
 _BATCH_HEADERS = frozenset({"accept", "x-github-api-version", "if-none-match"})
 _BATCH_ANSWER_HEADERS = frozenset(
@@ -39,6 +41,22 @@ _BATCH_ANSWER_HEADERS = frozenset(
 )
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+class _RawPathConvertor(Convertor[str]):
+    """Like `path`, but also matches control characters, so the guard can answer them
+    with a 400 instead of the router with a 404."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("rawpath", _RawPathConvertor())
 
 
 class ProxyEndpoints:
@@ -54,7 +72,7 @@ class ProxyEndpoints:
             Route(f"{PREFIX}/batch", self.batch, methods=["POST"]),
             Route(f"{PREFIX}/graphql", self.graphql, methods=["POST"]),
             Route(PREFIX, self.proxy, methods=methods),
-            Route(PREFIX + "/{path:path}", self.proxy, methods=methods),
+            Route(PREFIX + "/{path:rawpath}", self.proxy, methods=methods),
         ]
 
     async def proxy(self, request: Request) -> Response:
@@ -64,6 +82,8 @@ class ProxyEndpoints:
         # reach GitHub as sent. latin-1 maps each byte to one char, so the guard sees
         # every non-ASCII byte and rejects it.
         upstream_path = raw_path.decode("latin-1").removeprefix(PREFIX) or "/"
+        if upstream_path in _POST_ONLY:
+            raise MethodNotAllowed(f"{upstream_path} takes POST")
         method = "GET" if request.method == "HEAD" else request.method
         body = await _read_body(request, self.settings.max_request_body_bytes)
         answer = await self.gateway()(
@@ -101,9 +121,7 @@ class ProxyEndpoints:
             ):
                 raise BodyInvalid('batch "headers" must be an object of strings')
             target = split_reference(item["path"])
-            forwarded = {
-                k.lower(): v for k, v in headers.items() if k.lower() in _BATCH_HEADERS
-            }
+            forwarded = {k.lower(): v for k, v in headers.items() if k.lower() in _BATCH_HEADERS}
             answer = await self.gateway()(
                 self._gateway_request(
                     request, "GET", target.path, query=target.query, headers=forwarded

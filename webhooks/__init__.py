@@ -1,1 +1,4 @@
-"""GitHub webhook receiver: verify, dedupe, invalidate, publish. Filled by the webhooks issue; empty until then."""
+"""GitHub webhook receiver: verify, dedupe, invalidate, publish.
+
+Filled by the webhooks issue; empty until then.
+"""

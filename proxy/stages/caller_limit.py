@@ -15,7 +15,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from proxy.messages import CacheOutcome, GatewayRequest, GatewayResponse, Handler
+from proxy.messages import GatewayRequest, GatewayResponse, Handler
 from shared.config import Settings
 from shared.errors import RateLimited, StoreUnavailable
 from shared.store import Store, load_script
@@ -73,7 +73,7 @@ class CallerLimit:
             raise error
         response = await self.inner(request)
         response.caller_limit = (policy.limit, remaining, math.ceil(reset_ms / 1000))
-        if response.outcome is CacheOutcome.MISS and self.settings.cost_upstream:
+        if request.is_read and not response.outcome.is_free and self.settings.cost_upstream:
             try:
                 await self._spend(key, policy, self.settings.cost_upstream, enforce=False)
             except StoreUnavailable:

@@ -5,6 +5,7 @@ httpx errors are translated here, where they enter, into UpstreamUnavailable.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
@@ -33,6 +34,7 @@ class Upstream:
         self.client = client
         self.settings = settings
         self.api_base = settings.github_api_url.rstrip("/")
+        self.timeout_s = settings.upstream_timeout_s
         self.redirects = UrlRewriter(self.api_base, "")
 
     async def __call__(self, request: GatewayRequest) -> GatewayResponse:
@@ -40,10 +42,13 @@ class Upstream:
         url = upstream_url(base, Target(request.path, request.query))
         headers = self._headers(request)
         try:
-            reply = await self.client.request(
-                request.method, url, headers=headers, content=request.body or None
-            )
-        except httpx.TimeoutException as exc:
+            # httpx's timeouts bound each read; this bounds the whole exchange, as GitHub
+            # bounds its own work at 10 s.
+            async with asyncio.timeout(self.timeout_s):
+                reply = await self.client.request(
+                    request.method, url, headers=headers, content=request.body or None
+                )
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise UpstreamUnavailable(
                 "GitHub did not answer in time", status=504, code="upstream_timeout"
             ) from exc
@@ -77,7 +82,7 @@ class Upstream:
             status=reply.status_code,
             headers=kept,
             body=reply.content,
-            outcome=CacheOutcome.MISS if request.is_read else CacheOutcome.BYPASS,
+            outcome=CacheOutcome.BYPASS if request.cache_key is None else CacheOutcome.MISS,
         )
 
     def _headers(self, request: GatewayRequest) -> dict[str, str]:

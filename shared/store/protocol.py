@@ -29,9 +29,7 @@ class Store(Protocol):
 
     async def mget(self, keys: Sequence[str]) -> list[str | None]: ...
 
-    async def set(
-        self, key: str, value: str, *, px: int | None = None, nx: bool = False
-    ) -> bool:
+    async def set(self, key: str, value: str, *, px: int | None = None, nx: bool = False) -> bool:
         """SET; with `nx`, False when the key already existed."""
         ...
 
@@ -57,9 +55,7 @@ class Store(Protocol):
 
     async def zrem(self, key: str, *members: str) -> int: ...
 
-    async def xadd(
-        self, key: str, fields: Mapping[str, str], *, maxlen: int | None = None
-    ) -> str:
+    async def xadd(self, key: str, fields: Mapping[str, str], *, maxlen: int | None = None) -> str:
         """XADD with `*` as the id; `maxlen` trims approximately (`~`)."""
         ...
 
