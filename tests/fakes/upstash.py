@@ -39,6 +39,13 @@ def _encode(value: Any, *, base64_strings: bool) -> Any:
     return value
 
 
+def _wire_error(exc: redis_errors.ResponseError) -> str:
+    """The error as Redis sends it: redis-py strips the NOSCRIPT code, Upstash keeps it."""
+    if isinstance(exc, redis_errors.NoScriptError):
+        return f"NOSCRIPT {exc}"
+    return str(exc)
+
+
 def create_upstash_app(redis_url: str, token: str) -> Starlette:
     state: dict[str, aioredis.Redis] = {}
 
@@ -61,7 +68,7 @@ def create_upstash_app(redis_url: str, token: str) -> Starlette:
         try:
             reply = await state["redis"].execute_command(*map(_argument, command))
         except redis_errors.ResponseError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+            return JSONResponse({"error": _wire_error(exc)}, status_code=400)
         return JSONResponse({"result": _encode(reply, base64_strings=encode)})
 
     async def batch(request: Request, *, transaction: bool) -> JSONResponse:
@@ -74,8 +81,8 @@ def create_upstash_app(redis_url: str, token: str) -> Starlette:
         replies = await pipe.execute(raise_on_error=False)
         return JSONResponse(
             [
-                {"error": str(reply)}
-                if isinstance(reply, Exception)
+                {"error": _wire_error(reply)}
+                if isinstance(reply, redis_errors.ResponseError)
                 else {"result": _encode(reply, base64_strings=encode)}
                 for reply in replies
             ]
