@@ -253,7 +253,18 @@ class FakeGitHub:
         )
         self.requests.append(request)
         await self._maybe_hold(request)
-        status, response_headers, payload = await self._respond(request, scope)
+        try:
+            status, response_headers, payload = await self._respond(request, scope)
+        except DroppedConnection:
+            # Promise a body, then fail: a server can only cut the connection now.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", b"1000")],
+                }
+            )
+            raise
         request.status = status
         encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response_headers]
         await send({"type": "http.response.start", "status": status, "headers": encoded})

@@ -28,7 +28,12 @@ async def serve(app: ASGIApp, *, lifespan: str = "on") -> AsyncIterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, lifespan=lifespan, log_level="warning", access_log=False, ws="none"
+        app,
+        lifespan=lifespan,
+        log_level="warning",
+        access_log=False,
+        ws="none",
+        interface="asgi3",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
