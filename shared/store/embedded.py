@@ -7,7 +7,9 @@ which is how tests stand two processes up in one.
 
 from __future__ import annotations
 
-from shared.store.native import NativeStore
+from redis.asyncio import BlockingConnectionPool
+
+from shared.store.native import MAX_CONNECTIONS, NativeStore
 
 try:
     import fakeredis
@@ -18,4 +20,10 @@ except ImportError as exc:  # pragma: no cover - fakeredis is a runtime dependen
 class EmbeddedStore(NativeStore):
     def __init__(self, server: fakeredis.FakeServer | None = None) -> None:
         self.server = server or fakeredis.FakeServer()
-        super().__init__(fakeredis.FakeAsyncRedis(server=self.server, decode_responses=True))
+        client = fakeredis.FakeAsyncRedis(
+            server=self.server,
+            decode_responses=True,
+            connection_pool_class=BlockingConnectionPool,
+            max_connections=MAX_CONNECTIONS,
+        )
+        super().__init__(client)

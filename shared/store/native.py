@@ -22,6 +22,8 @@ except ImportError as exc:  # pragma: no cover - redis is a runtime dependency
 
 Command = Sequence[str | int | float]
 
+MAX_CONNECTIONS = 64
+
 
 def _translate(exc: Exception) -> StoreError:
     if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError | OSError):
@@ -36,15 +38,18 @@ class NativeStore:
     @classmethod
     def from_url(cls, url: str, *, timeout_ms: int) -> NativeStore:
         timeout_s = timeout_ms / 1000
-        return cls(
-            aioredis.Redis.from_url(
-                url,
-                decode_responses=True,
-                socket_timeout=timeout_s,
-                socket_connect_timeout=timeout_s,
-                health_check_interval=30,
-            )
+        # redis-py's default pool raises once 100 connections are busy; a burst of
+        # requests must queue for a connection instead (for at most the store timeout).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=timeout_s,
+            decode_responses=True,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            health_check_interval=30,
         )
+        return cls(aioredis.Redis(connection_pool=pool))
 
     async def _run(self, *args: Any) -> Any:
         try:

@@ -139,3 +139,12 @@ async def test_a_wrong_upstash_token_is_a_store_error(upstash_url: str) -> None:
     with pytest.raises(StoreError):
         await store.get("k")
     await store.aclose()
+
+
+async def test_a_burst_larger_than_the_connection_pool_queues_instead_of_failing(
+    store: Store,
+) -> None:
+    # Past redis-py's pool (64 here) and httpx's (100, for REST): callers wait their turn.
+    burst = 120 if isinstance(store, RestStore) else 300
+    results = await asyncio.gather(*(store.incr("burst") for _ in range(burst)))
+    assert sorted(results) == list(range(1, burst + 1))
