@@ -9,14 +9,17 @@ Writes fail closed: without the Store there is no way to keep them apart.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 
 from proxy.messages import GatewayRequest, GatewayResponse, Handler
 from shared.config import Settings
-from shared.errors import UpstreamUnavailable
+from shared.errors import StoreUnavailable, UpstreamUnavailable
 from shared.store import Store, load_script
 from shared.store.keys import Keys
+
+log = logging.getLogger("hubbub.writes")
 
 RELEASE = load_script("lease_release")
 
@@ -43,9 +46,12 @@ class WriteSerializer:
         finally:
             elapsed_ms = int((time.monotonic() - started) * 1000)
             # Keep the lease for the rest of the spacing; the next writer waits it out.
-            await self.store.eval_script(
-                RELEASE, [lock], [owner, max(0, self.spacing_ms - elapsed_ms)]
-            )
+            try:
+                await self.store.eval_script(
+                    RELEASE, [lock], [owner, max(0, self.spacing_ms - elapsed_ms)]
+                )
+            except StoreUnavailable:
+                log.warning("store unavailable: write lease left to expire")
 
     async def _acquire(self, lock: str, owner: str) -> None:
         deadline = time.monotonic() + _WAIT_LIMIT_S
