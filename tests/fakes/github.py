@@ -1,115 +1,182 @@
-"""A fake of GitHub's REST API, faithful where the gateway depends on it.
+"""A fake of GitHub's REST API, faithful where the gateway's tests count on it.
 
-ETags depend on the token and `Accept` as GitHub's do (weak for anonymous callers); a
-matching `If-None-Match` gets a 304 that costs no rate limit; every answer carries
-`x-ratelimit-*` from per-token, per-resource accounting; lists paginate with `Link`
-(later pages in GitHub's `/repositories/{id}/...` form); and a test can inject failures
-(5xx, secondary limits, dropped connections, slow answers) or hold requests until it
-releases them, waiting for "N requests held" instead of sleeping.
+The gateway's tests prove behaviour by counting requests here, so the fake answers as GitHub
+documents, not merely plausibly:
 
-Routing is on the raw path, as GitHub's is: `heads%2Ffeature` is one segment.
+* ETags hash the token, the `Accept` header and the body, so one resource has a different
+  ETag per caller and per media type (weak for anonymous callers); a matching
+  `If-None-Match` is a 304 that costs no rate limit.
+* Every answer carries `x-ratelimit-*` from per-token, per-resource budgets (core, search,
+  graphql); a spent budget is a 403 with `x-ratelimit-remaining: 0`.
+* Lists paginate with absolute `Link` headers in GitHub's `/repositories/{id}/...` form.
+* Routing is on the raw path, so `heads%2Ffeature-x` is one segment, as on GitHub.
+* A test can inject 5xx answers, secondary limits, dropped connections and slow answers, or
+  hold requests and await "N are held" (an asyncio condition, never a sleep), then release.
+
+`fake.app` runs in process (`httpx.ASGITransport(app=fake.app)`) or over real HTTP
+(`tests.fakes.serving.serve(fake.app)`). The JSON objects are built in `github_data.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import calendar
 import hashlib
 import json
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
 import httpx
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-KNOWN_VERSIONS = {"2022-11-28", "2026-03-10"}
-RESOURCE_LIMITS = {"core": 5000, "search": 30, "code_search": 10, "graphql": 5000}
-ANONYMOUS_LIMIT = 60
-DOCS = "https://docs.github.com/rest"
-SECONDARY_LIMIT_MESSAGE = (
-    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+from tests.fakes.github_data import (
+    DOCS,
+    FakeComment,
+    FakeIssue,
+    FakeRepo,
+    Render,
+    http_date,
 )
 
+__all__ = ["DroppedConnection", "FakeGitHub", "FakeIssue", "FakeRepo", "RecordedRequest"]
 
-class DroppedConnection(Exception):
-    """Raised inside the app so the server drops the connection."""
+DEFAULT_ORIGIN = "http://fake-github.test"
+DEFAULT_VERSION = "2022-11-28"
+KNOWN_VERSIONS = ("2022-11-28", "2026-03-10")
+# resource -> (limit with a token, limit anonymously, window in seconds)
+RESOURCES = {
+    "core": (5000, 60, 3600),
+    "search": (30, 10, 60),
+    "code_search": (10, 10, 60),
+    "graphql": (5000, 0, 3600),
+}
+RATE_LIMIT_DOCS = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"
+SECONDARY_LIMIT_DOCS = RATE_LIMIT_DOCS + "#about-secondary-rate-limits"
+_ISSUE_MEDIA = re.compile(r"application/vnd\.github(?:\.v3)?\.(raw|text|html|full)\+json")
 
 
-class _DroppingASGITransport(httpx.ASGITransport):
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return await super().handle_async_request(request)
-        except DroppedConnection as exc:
-            raise httpx.RemoteProtocolError("Server disconnected", request=request) from exc
+class DroppedConnection(httpx.RemoteProtocolError):
+    """Raised by the app for `drop_next`.
+
+    Over a socket the server closes it and the client sees httpx.RemoteProtocolError; in
+    process (ASGITransport re-raises app errors) the client sees this subclass of it.
+    """
 
 
 @dataclass
 class RecordedRequest:
+    """One request as the fake received it; `status` is filled in when it is answered."""
+
     method: str
-    path: str
-    query: str
-    headers: dict[str, str]
+    path: str  # raw, still percent-encoded, without the query
+    query: str  # raw
+    headers: dict[str, str]  # lower-case names
     token: str | None
     body: bytes
-    host: str
-    status: int = 0
+    status: int | None = None  # None until answered, and for a dropped connection
+    host: str = ""
+    request_id: str = ""
 
-
-@dataclass
-class FakeRepo:
-    id: int
-    owner: str
-    name: str
-    private: bool
-    readers: set[str]
-    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
-    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    refs: dict[str, str] = field(default_factory=dict)
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 @dataclass
 class _Budget:
     limit: int
+    window: int
+    reset: int
     used: int = 0
-    reset: int = field(default_factory=lambda: int(time.time()) + 3600)
 
     @property
     def remaining(self) -> int:
         return max(0, self.limit - self.used)
 
+    def renew_if_due(self, now: int) -> None:
+        if now >= self.reset:
+            self.used = 0
+            self.reset = now + self.window
+
 
 @dataclass
 class _Injection:
-    remaining: int
-    kind: str
+    kind: Literal["fail", "secondary", "drop", "delay"]
+    left: int
     path: str | None
     status: int = 500
     retry_after: int | None = None
     seconds: float = 0.0
 
 
+@dataclass
+class _Reply:
+    status: int
+    payload: Any = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _error(status: int, message: str, **extra: Any) -> _Reply:
+    docs = extra.pop("documentation_url", DOCS)
+    return _Reply(
+        status,
+        {"message": message, **extra, "documentation_url": docs, "status": str(status)},
+    )
+
+
+def _not_found() -> _Reply:
+    return _error(404, "Not Found")
+
+
+class _App:
+    """The fake as an ASGI 3 object: uvicorn recognises an async `__call__` (a bound method
+    would be taken for ASGI 2 unless the server is told otherwise)."""
+
+    def __init__(self, fake: FakeGitHub) -> None:
+        self.fake = fake
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.fake._handle(scope, receive, send)
+
+
 class FakeGitHub:
+    """api.github.com (base_path "") or GitHub Enterprise Server (base_path "/api/v3")."""
+
     def __init__(self, *, base_path: str = "", public_origin: str | None = None) -> None:
         self.base_path = base_path.rstrip("/")
-        self.public_origin = (public_origin or "http://fake-github.test").rstrip("/")
+        self.public_origin = public_origin or DEFAULT_ORIGIN
+        self.app = _App(self)
         self.requests: list[RecordedRequest] = []
-        self.users: dict[str, tuple[str, int]] = {}
-        self.repos: dict[str, FakeRepo] = {}
-        self.renamed: dict[str, str] = {}
+        self.repos: dict[str, FakeRepo] = {}  # lower-case full name -> repo
+        self._logins: dict[str, str] = {}  # token -> login
+        self._user_ids: dict[str, int] = {}  # login -> id
+        self._renamed: dict[str, FakeRepo] = {}  # old lower-case full name -> repo
         self._budgets: dict[tuple[str, str], _Budget] = {}
-        self._injections: list[_Injection] = []
-        self._holding: str | bool | None = False
+        self._outcomes: list[_Injection] = []
+        self._delays: list[_Injection] = []
+        self._holding = False
+        self._hold_path: str | None = None
+        self._gate = asyncio.Event()
         self._held = 0
-        self._release = asyncio.Event()
         self._held_changed = asyncio.Condition()
         self._next_id = 1000
+        self._last_stamp = 0
 
     # --- set-up -----------------------------------------------------------------------
 
     def add_user(self, token: str, login: str, *, user_id: int | None = None) -> None:
-        self.users[token] = (login, user_id or self._new_id())
+        self._logins[token] = login
+        if user_id is not None:
+            self._user_ids[login] = user_id
+        else:
+            self._user_id(login)
 
     def add_repo(
         self,
@@ -120,10 +187,18 @@ class FakeGitHub:
         readers: Iterable[str] = (),
         repo_id: int | None = None,
     ) -> FakeRepo:
-        repo = FakeRepo(repo_id or self._new_id(), owner, name, private, set(readers))
-        repo.refs["heads/main"] = "a" * 40
-        repo.refs["heads/feature-x"] = "b" * 40
-        self.repos[f"{owner}/{name}".lower()] = repo
+        """Add a repository with `heads/main` and `heads/feature-x` refs."""
+        repo = FakeRepo(
+            id=repo_id or self._new_id(),
+            owner=owner,
+            name=name,
+            private=private,
+            readers=set(readers),
+            created_at=self._tick(),
+            refs={"heads/main": "a" * 40, "heads/feature-x": "b" * 40},
+        )
+        self._user_id(owner)
+        self.repos[repo.full_name.lower()] = repo
         return repo
 
     def add_issue(
@@ -136,19 +211,43 @@ class FakeGitHub:
         state: str = "open",
         labels: Iterable[str] = (),
         number: int | None = None,
+        author: str | None = None,
     ) -> dict[str, Any]:
-        """Add an issue, or replace issue `number` as an edit on github.com would."""
+        """Add an issue (by the owner unless `author` is given) and return its JSON.
+
+        Giving the `number` of an existing issue edits it, as someone on github.com would.
+        """
         repo = self._repo(owner, name)
-        number = number or len(repo.issues) + 1
-        issue = self._issue(repo, number, title, body, state, list(labels), "octocat")
-        repo.issues[number] = issue
-        return issue
+        existing = repo.issues.get(number) if number is not None else None
+        if existing is not None:
+            existing.title, existing.body = title, body
+            existing.labels = self._labels(repo, labels)
+            self._set_state(existing, state)
+            existing.updated_at = self._tick()
+            return self._render().issue(repo, existing)
+        stamp = self._tick()
+        issue = FakeIssue(
+            id=self._new_id(),
+            number=number or max(repo.issues, default=0) + 1,
+            title=title,
+            body=body,
+            state="open",
+            labels=self._labels(repo, labels),
+            author=author or owner,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        self._set_state(issue, state)
+        repo.issues[issue.number] = issue
+        return self._render().issue(repo, issue)
 
     def rename_repo(self, owner: str, old: str, new: str) -> None:
+        """Rename: the old name then answers 301 to `/repositories/{id}` (307 for writes)."""
         repo = self.repos.pop(f"{owner}/{old}".lower())
         repo.name = new
-        self.repos[f"{owner}/{new}".lower()] = repo
-        self.renamed[f"{owner}/{old}".lower()] = f"{owner}/{new}".lower()
+        self.repos[repo.full_name.lower()] = repo
+        self._renamed[f"{owner}/{old}".lower()] = repo
+        self._renamed.pop(repo.full_name.lower(), None)
 
     # --- rate limits ------------------------------------------------------------------
 
@@ -161,32 +260,36 @@ class FakeGitHub:
         reset: int | None = None,
         resource: str = "core",
     ) -> None:
+        """Set a budget; `token=None` is the anonymous (per-IP) one."""
         budget = self._budget(token or "anon", resource)
         if limit is not None:
             budget.limit = limit
         if remaining is not None:
-            budget.used = budget.limit - remaining
+            budget.used = max(0, budget.limit - remaining)
         if reset is not None:
             budget.reset = reset
 
     def rate_limit(self, token: str | None, resource: str = "core") -> tuple[int, int, int]:
+        """(limit, remaining, used) of a budget."""
         budget = self._budget(token or "anon", resource)
         return budget.limit, budget.remaining, budget.used
 
     # --- observation ------------------------------------------------------------------
 
     def count(self, method: str | None = None, path: str | None = None) -> int:
+        """Requests received with this method and raw path (with or without the base path)."""
         return sum(
             1
             for request in self.requests
-            if (method is None or request.method == method)
-            and (path is None or request.path == self.base_path + path or request.path == path)
+            if (method is None or request.method == method.upper()) and self._matches(path, request)
         )
 
     # --- failure injection and holding ------------------------------------------------
 
     def fail_next(self, n: int = 1, *, status: int = 500, path: str | None = None) -> None:
-        self._injections.append(_Injection(n, "fail", path, status=status))
+        """Answer the next `n` matching requests with `status` and a GitHub-like body."""
+        assert status >= 500, "fail_next injects server errors"
+        self._outcomes.append(_Injection("fail", n, path, status=status))
 
     def secondary_limit_next(
         self,
@@ -196,601 +299,603 @@ class FakeGitHub:
         status: int = 403,
         path: str | None = None,
     ) -> None:
-        self._injections.append(
-            _Injection(n, "secondary", path, status=status, retry_after=retry_after)
+        """Answer the next `n` matching requests as GitHub's secondary rate limit does."""
+        assert status in (403, 429), "GitHub answers a secondary limit with 403 or 429"
+        self._outcomes.append(
+            _Injection("secondary", n, path, status=status, retry_after=retry_after)
         )
 
     def drop_next(self, n: int = 1, *, path: str | None = None) -> None:
-        self._injections.append(_Injection(n, "drop", path))
+        """Close the connection on the next `n` matching requests without answering."""
+        self._outcomes.append(_Injection("drop", n, path))
 
     def delay_next(self, n: int, seconds: float, *, path: str | None = None) -> None:
-        self._injections.append(_Injection(n, "delay", path, seconds=seconds))
+        """Answer the next `n` matching requests `seconds` late (a slow GitHub)."""
+        self._delays.append(_Injection("delay", n, path, seconds=seconds))
 
     def hold(self, path: str | None = None) -> None:
-        """Hold matching requests (all when `path` is None) until `release()`."""
-        self._holding = path
-        self._release = asyncio.Event()
+        """From now on, matching requests (all when `path` is None) wait until `release()`."""
+        if not self._holding:
+            self._gate = asyncio.Event()
+        self._holding = True
+        self._hold_path = path
+
+    @property
+    def held(self) -> int:
+        """How many requests are waiting now."""
+        return self._held
 
     async def wait_held(self, n: int, timeout: float = 5.0) -> None:
-        async with asyncio.timeout(timeout), self._held_changed:
-            await self._held_changed.wait_for(lambda: self._held >= n)
+        """Return once `n` requests are held; TimeoutError if they are not within `timeout`."""
+        try:
+            async with asyncio.timeout(timeout), self._held_changed:
+                await self._held_changed.wait_for(lambda: self._held >= n)
+        except TimeoutError:
+            raise TimeoutError(f"{self._held} of {n} requests held after {timeout}s") from None
 
     def release(self) -> None:
+        """Let every held request go on, and hold no more."""
         self._holding = False
-        self._release.set()
+        self._gate.set()
 
     def transport(self) -> httpx.AsyncBaseTransport:
-        """An httpx transport to the app in process, where a dropped connection looks like
-        one (httpx.RemoteProtocolError), as it does over a socket."""
-        return _DroppingASGITransport(app=self.app)
+        """An httpx transport to the fake in process."""
+        return httpx.ASGITransport(app=self.app)
 
     # --- the ASGI app -----------------------------------------------------------------
 
-    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            message = await receive()
-            await send({"type": "lifespan.startup.complete"})
-            message = await receive()
-            if message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
+            await _lifespan(receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        body = b""
+        if scope["type"] != "http":
+            return
+        request = await self._record(scope, receive)
+        outcome = self._take(self._outcomes, request)
+        delay = self._take(self._delays, request)
+        await self._maybe_hold(request)
+        if delay is not None:
+            await asyncio.sleep(delay.seconds)  # a slow GitHub, not synchronisation
+        if outcome is not None and outcome.kind == "drop":
+            await _drop(send)
+            return
+        status, headers, body = self._respond(request, scope, outcome)
+        request.status = status
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _record(self, scope: Scope, receive: Receive) -> RecordedRequest:
+        chunks: list[bytes] = []
         while True:
-            message: Message = await receive()
-            body += message.get("body", b"")
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
-        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        raw_path = scope.get("raw_path") or scope["path"].encode()
         request = RecordedRequest(
             method=scope["method"],
-            path=raw_path,
+            path=raw_path.decode("latin-1").split("?", 1)[0],
             query=scope["query_string"].decode("latin-1"),
             headers=headers,
-            token=_token(headers.get("authorization")),
-            body=body,
+            token=_credential(headers.get("authorization")),
+            body=b"".join(chunks),
             host=headers.get("host", ""),
+            request_id=f"FAKE:{len(self.requests) + 1:06X}",
         )
         self.requests.append(request)
-        await self._maybe_hold(request)
-        try:
-            status, response_headers, payload = await self._respond(request, scope)
-        except DroppedConnection:
-            # Promise a body, then fail: a server can only cut the connection now.
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-length", b"1000")],
-                }
-            )
-            raise
-        request.status = status
-        encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response_headers]
-        await send({"type": "http.response.start", "status": status, "headers": encoded})
-        await send({"type": "http.response.body", "body": payload})
+        return request
 
     async def _maybe_hold(self, request: RecordedRequest) -> None:
-        holding = self._holding
-        if holding is False or (holding is not None and not self._matches(holding, request)):
+        if not self._holding or not self._matches(self._hold_path, request):
             return
-        release = self._release
+        gate = self._gate
         async with self._held_changed:
             self._held += 1
             self._held_changed.notify_all()
         try:
-            await release.wait()
+            await gate.wait()
         finally:
             self._held -= 1
 
     def _matches(self, path: str | None, request: RecordedRequest) -> bool:
         return path is None or request.path in (path, self.base_path + path)
 
-    def _take_injection(self, request: RecordedRequest) -> _Injection | None:
-        for injection in self._injections:
-            if injection.remaining > 0 and self._matches(injection.path, request):
-                injection.remaining -= 1
+    def _take(self, queue: list[_Injection], request: RecordedRequest) -> _Injection | None:
+        for injection in queue:
+            if injection.left > 0 and self._matches(injection.path, request):
+                injection.left -= 1
                 return injection
         return None
 
-    async def _respond(
-        self, request: RecordedRequest, scope: Scope
+    # --- protocol: auth, versions, limits, conditional requests, headers --------------
+
+    def _respond(
+        self, request: RecordedRequest, scope: Scope, outcome: _Injection | None
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        injection = self._take_injection(request)
-        if injection is not None and injection.kind == "drop":
-            raise DroppedConnection("the fake dropped the connection")
-        if injection is not None and injection.kind == "delay":
-            await asyncio.sleep(injection.seconds)  # a slow GitHub, not synchronisation
-        token = request.token
-        if token is not None and token not in self.users:
-            return self._json(
-                request,
-                401,
-                {"message": "Bad credentials", "documentation_url": DOCS},
-                "core",
-                charge=False,
+        """Status, headers and body: injected failures first, then authentication, the API
+        version, the primary rate limit, and finally the route."""
+        api_path = self._api_path(request.path)
+        resource = _resource(api_path or "")
+        known = request.token is None or request.token in self._logins
+        budget = self._budget(request.token if known and request.token else "anon", resource)
+        budget.renew_if_due(int(time.time()))
+        charge = False
+        if outcome is not None and outcome.kind == "fail":
+            reply = _error(outcome.status, HTTPStatus(outcome.status).phrase)
+        elif outcome is not None and outcome.kind == "secondary":
+            reply = _error(
+                outcome.status,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before "
+                "you try again. If you reach out to GitHub Support for help, please include "
+                f"the request ID {request.request_id}.",
+                documentation_url=SECONDARY_LIMIT_DOCS,
             )
-        version = request.headers.get("x-github-api-version", "2022-11-28")
-        if version not in KNOWN_VERSIONS:
-            return self._json(
-                request,
+            if outcome.retry_after is not None:
+                reply.headers.append(("retry-after", str(outcome.retry_after)))
+        elif not known:
+            reply, charge = _error(401, "Bad credentials"), True  # spends the IP's budget
+        elif _version(request) not in KNOWN_VERSIONS:
+            supported = ", ".join(f'"{each}"' for each in KNOWN_VERSIONS)
+            reply = _error(
                 400,
-                {"message": f"Unsupported API version {version}"},
-                "core",
-                charge=False,
+                'The version you specified in the "X-GitHub-Api-Version" request header, '
+                f'"{_version(request)}", is not a supported version. The following versions '
+                f"are currently supported: {supported}.",
             )
-        path = request.path
-        if self.base_path:
-            graphql = self.base_path.rsplit("/", 1)[0] + "/graphql"
-            if path == graphql:
-                path = "/graphql"
-            elif path.startswith(self.base_path + "/") or path == self.base_path:
-                path = path[len(self.base_path) :] or "/"
-            else:
-                return self._json(request, 404, _not_found(), "core")
-        resource = _resource(path)
-        budget = self._budget(token or "anon", resource)
-        if injection is not None and injection.kind == "fail":
-            return self._json(request, injection.status, {"message": "Server Error"}, resource)
-        if injection is not None and injection.kind == "secondary":
-            extra = (
-                []
-                if injection.retry_after is None
-                else [("retry-after", str(injection.retry_after))]
+        elif api_path != "/rate_limit" and budget.remaining == 0:
+            login = self._login(request.token)
+            client = scope.get("client") or ("127.0.0.1", 0)
+            who = f"user ID {self._user_id(login)}" if login else str(client[0])
+            reply = _error(
+                403, f"API rate limit exceeded for {who}.", documentation_url=RATE_LIMIT_DOCS
             )
-            return self._json(
-                request,
-                injection.status,
-                {
-                    "message": SECONDARY_LIMIT_MESSAGE,
-                    "documentation_url": DOCS,
-                },
-                resource,
-                extra=extra,
-            )
-        if path != "/rate_limit" and budget.remaining == 0:
-            return self._json(
-                request,
-                403,
-                {
-                    "message": f"API rate limit exceeded for {self._login(token) or 'your IP'}.",
-                    "documentation_url": DOCS,
-                },
-                resource,
-                charge=False,
-            )
-        status, payload, extra = self._route(request, path)
-        return self._json(
-            request, status, payload, resource, extra=extra, charge=path != "/rate_limit"
-        )
+        else:
+            reply = _not_found() if api_path is None else self._route(request, api_path)
+            charge = api_path != "/rate_limit"  # /rate_limit is free, as on GitHub
+        status, headers, body = self._answer(request, reply)
+        if charge and status != 304:  # a 304 is free: GitHub's promise for conditional requests
+            budget.used += 1
+        return status, headers + _ratelimit_headers(budget, resource), body
 
-    # --- routes -----------------------------------------------------------------------
-
-    def _route(self, request: RecordedRequest, path: str) -> tuple[int, Any, list[tuple[str, str]]]:
-        method = request.method
-        parts = path.strip("/").split("/") if path != "/" else []
-        login = self._login(request.token)
-        query = dict(parse_qsl(request.query))
-        if not parts:
-            return 200, {"current_user_url": self._api("/user")}, []
-        if parts == ["user"] and method == "GET":
-            if login is None:
-                return 401, {"message": "Requires authentication", "documentation_url": DOCS}, []
-            return 200, self._user(login), []
-        if parts[0] == "users" and len(parts) == 2 and method == "GET":
-            return 200, self._user(unquote(parts[1])), []
-        if parts == ["rate_limit"]:
-            token = request.token or "anon"
-            table = {}
-            for resource in RESOURCE_LIMITS:
-                budget = self._budget(token, resource)
-                table[resource] = {
-                    "limit": budget.limit,
-                    "remaining": budget.remaining,
-                    "used": budget.used,
-                    "reset": budget.reset,
-                }
-            return 200, {"resources": table, "rate": table["core"]}, []
-        if parts == ["graphql"] and method == "POST":
-            return 200, {"data": {"viewer": {"login": login}}}, []
-        if parts[:2] == ["search", "issues"]:
-            items = [
-                i
-                for repo in self.repos.values()
-                if self._can_read(repo, login)
-                for i in repo.issues.values()
-            ]
-            return (
-                200,
-                {"total_count": len(items), "incomplete_results": False, "items": items[:30]},
-                [],
-            )
-        repo: FakeRepo | None = None
-        rest: list[str] = []
-        if parts[0] == "repositories" and len(parts) >= 2:
-            repo = next((r for r in self.repos.values() if str(r.id) == parts[1]), None)
-            rest = parts[2:]
-        elif parts[0] == "repos" and len(parts) >= 3:
-            full = f"{unquote(parts[1])}/{unquote(parts[2])}".lower()
-            if full in self.renamed and method == "GET":
-                moved = self.repos[self.renamed[full]]
-                location = self._api(
-                    f"/repositories/{moved.id}" + "".join("/" + p for p in parts[3:])
-                )
-                return (
-                    301,
-                    {"message": "Moved Permanently", "url": location},
-                    [("location", location)],
-                )
-            repo = self.repos.get(full)
-            rest = parts[3:]
-        if repo is None or not self._can_read(repo, login):
-            return 404, _not_found(), []
-        return self._repo_route(request, repo, rest, query, login)
-
-    def _repo_route(
-        self,
-        request: RecordedRequest,
-        repo: FakeRepo,
-        rest: list[str],
-        query: dict[str, str],
-        login: str | None,
-    ) -> tuple[int, Any, list[tuple[str, str]]]:
-        method = request.method
-        if not rest and method == "GET":
-            return 200, self._repo_json(repo), []
-        if rest == ["issues"] and method == "GET":
-            return self._issue_list(request, repo, query)
-        if rest == ["issues"] and method == "POST":
-            document = _body(request)
-            if not isinstance(document, dict) or not isinstance(document.get("title"), str):
-                return 422, {"message": "Validation Failed"}, []
-            number = max(repo.issues, default=0) + 1
-            issue = self._issue(
-                repo,
-                number,
-                document["title"],
-                document.get("body") or "",
-                "open",
-                document.get("labels") or [],
-                login or "ghost",
-            )
-            repo.issues[number] = issue
-            return 201, issue, [("location", issue["url"])]
-        if len(rest) >= 2 and rest[0] == "issues" and rest[1].isdigit():
-            issue = repo.issues.get(int(rest[1]))
-            if issue is None:
-                return 404, _not_found(), []
-            if len(rest) == 2 and method == "GET":
-                return (
-                    200,
-                    self._represent(issue, request.headers.get("accept", "")),
-                    [("last-modified", _http_date(issue["updated_at"]))],
-                )
-            if len(rest) == 2 and method == "PATCH":
-                document = _body(request)
-                if not isinstance(document, dict):
-                    return 400, {"message": "Problems parsing JSON"}, []
-                for name in ("title", "body", "state"):
-                    if isinstance(document.get(name), str):
-                        issue[name] = document[name]
-                if isinstance(document.get("labels"), list):
-                    issue["labels"] = [self._label(str(label)) for label in document["labels"]]
-                issue["updated_at"] = _now_iso()
-                return 200, issue, []
-            if rest[2:] == ["comments"] and method == "GET":
-                return 200, repo.comments.get(issue["number"], []), []
-            if rest[2:] == ["comments"] and method == "POST":
-                document = _body(request)
-                comment = {
-                    "id": self._new_id(),
-                    "body": (document or {}).get("body", ""),
-                    "user": self._user(login or "ghost"),
-                }
-                repo.comments.setdefault(issue["number"], []).append(comment)
-                issue["comments"] += 1
-                return 201, comment, []
-        if rest[:2] == ["git", "ref"] and len(rest) == 3 and method == "GET":
-            ref = unquote(rest[2])
-            if ref not in repo.refs:
-                return 404, _not_found(), []
-            return (
-                200,
-                {"ref": f"refs/{ref}", "object": {"sha": repo.refs[ref], "type": "commit"}},
-                [],
-            )
-        if rest == ["labels"] and method == "GET":
-            names = sorted(
-                {label["name"] for issue in repo.issues.values() for label in issue["labels"]}
-            )
-            return 200, [self._label(name) for name in names], []
-        return 404, _not_found(), []
-
-    def _issue_list(
-        self, request: RecordedRequest, repo: FakeRepo, query: dict[str, str]
-    ) -> tuple[int, Any, list[tuple[str, str]]]:
-        state = query.get("state", "open")
-        items = [i for _, i in sorted(repo.issues.items()) if state == "all" or i["state"] == state]
-        if "labels" in query:
-            wanted = set(query["labels"].split(","))
-            items = [i for i in items if wanted <= {label["name"] for label in i["labels"]}]
-        per_page = min(100, max(1, int(query.get("per_page", "30") or 30)))
-        page = max(1, int(query.get("page", "1") or 1))
-        last = max(1, -(-len(items) // per_page))
-        chunk = [
-            self._represent(i, request.headers.get("accept", ""))
-            for i in items[(page - 1) * per_page : page * per_page]
-        ]
-        links = []
-        kept = [(k, v) for k, v in parse_qsl(request.query) if k != "page"]
-
-        def url(target: int) -> str:
-            params = "&".join(f"{k}={v}" for k, v in [*kept, ("page", str(target))])
-            return self._api(f"/repositories/{repo.id}/issues?{params}")
-
-        if page < last:
-            links += [f'<{url(page + 1)}>; rel="next"', f'<{url(last)}>; rel="last"']
-        if page > 1:
-            links = [f'<{url(page - 1)}>; rel="prev"', *links, f'<{url(1)}>; rel="first"']
-        return 200, chunk, [("link", ", ".join(links))] if links else []
-
-    # --- representations --------------------------------------------------------------
-
-    def _json(
-        self,
-        request: RecordedRequest,
-        status: int,
-        payload: Any,
-        resource: str,
-        *,
-        extra: Iterable[tuple[str, str]] = (),
-        charge: bool = True,
+    def _answer(
+        self, request: RecordedRequest, reply: _Reply
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        token = request.token
-        budget = self._budget(token or "anon", resource)
-        body = json.dumps(payload).encode()
+        """The reply on the wire (but for the rate-limit headers), or a 304 when it matches."""
         accept = request.headers.get("accept", "")
-        anonymous = token is None
+        anonymous = request.token is None
+        body = json.dumps(reply.payload, separators=(",", ":")).encode()
         headers = [
             ("content-type", "application/json; charset=utf-8"),
             ("cache-control", f"{'public' if anonymous else 'private'}, max-age=60, s-maxage=60"),
             ("vary", "Accept, Authorization, Cookie, X-GitHub-OTP"),
-            ("x-github-request-id", f"FAKE:{len(self.requests):06d}"),
-            (
-                "x-github-api-version-selected",
-                request.headers.get("x-github-api-version", "2022-11-28"),
-            ),
-            ("x-github-media-type", _media_type(accept)),
-            *extra,
+            ("x-github-media-type", _media_type_header(accept)),
+            ("x-github-request-id", request.request_id),
         ]
-        if status == 200 and request.method == "GET":
-            digest = hashlib.sha256(f"{token or ''}\n{accept}\n".encode() + body).hexdigest()
+        if _version(request) in KNOWN_VERSIONS:
+            headers.append(("x-github-api-version-selected", _version(request)))
+        if self.base_path:
+            headers.append(("x-github-enterprise-version", "3.17.0"))
+        headers += reply.headers
+        if reply.status == 200 and request.method in ("GET", "HEAD"):
+            digest = hashlib.sha256(
+                b"\0".join([(request.token or "").encode(), accept.encode(), body])
+            ).hexdigest()
             etag = f'W/"{digest}"' if anonymous else f'"{digest}"'
             headers.append(("etag", etag))
-            if _etag_matches(request.headers.get("if-none-match"), etag):
-                # A 304 costs no rate limit: GitHub's documented promise.
-                headers = [h for h in headers if h[0] != "content-type"]
-                return 304, headers + _ratelimit_headers(budget, resource), b""
-        if charge:
-            budget.used += 1
-        return status, headers + _ratelimit_headers(budget, resource), body
+            if _not_modified(request.headers, etag, dict(reply.headers).get("last-modified")):
+                return 304, [h for h in headers if h[0] != "content-type"], b""
+        headers.append(("content-length", str(len(body))))
+        return reply.status, headers, b"" if request.method == "HEAD" else body
 
-    def _represent(self, issue: dict[str, Any], accept: str) -> dict[str, Any]:
-        shown = dict(issue)
-        if ".full+" in accept or ".html+" in accept:
-            shown["body_html"] = f"<p>{issue['body']}</p>"
-        if ".full+" in accept or ".text+" in accept:
-            shown["body_text"] = issue["body"]
-        if ".html+" in accept or ".text+" in accept:
-            shown.pop("body", None)
-        return shown
+    def _api_path(self, raw_path: str) -> str | None:
+        """The path under the API root, or None when it is outside (GHES: not /api/v3)."""
+        if not self.base_path:
+            return raw_path or "/"
+        if raw_path == self.base_path.rsplit("/", 1)[0] + "/graphql":
+            return "/graphql"  # GHES serves GraphQL at /api/graphql, beside /api/v3
+        if raw_path == self.base_path:
+            return "/"
+        if raw_path.startswith(self.base_path + "/"):
+            rest = raw_path[len(self.base_path) :]
+            return None if rest == "/graphql" else rest
+        return None
 
-    def _issue(
-        self,
-        repo: FakeRepo,
-        number: int,
-        title: str,
-        body: str,
-        state: str,
-        labels: list[str],
-        author: str,
-    ) -> dict[str, Any]:
-        base = self._api(f"/repos/{repo.owner}/{repo.name}")
-        now = _now_iso()
-        return {
-            "id": self._new_id(),
-            "node_id": f"I_{number}",
-            "url": f"{base}/issues/{number}",
-            "repository_url": base,
-            "labels_url": f"{base}/issues/{number}/labels{{/name}}",
-            "comments_url": f"{base}/issues/{number}/comments",
-            "events_url": f"{base}/issues/{number}/events",
-            "html_url": f"https://github.com/{repo.owner}/{repo.name}/issues/{number}",
-            "number": number,
-            "state": state,
-            "state_reason": None,
-            "title": title,
-            "body": body,
-            "user": self._user(author),
-            "labels": [self._label(name) for name in labels],
-            "assignee": None,
-            "assignees": [],
-            "milestone": None,
-            "locked": False,
-            "active_lock_reason": None,
-            "comments": 0,
-            "closed_at": None,
-            "created_at": now,
-            "updated_at": now,
-            "author_association": "OWNER",
-        }
+    # --- routes -----------------------------------------------------------------------
 
-    def _repo_json(self, repo: FakeRepo) -> dict[str, Any]:
-        base = self._api(f"/repos/{repo.owner}/{repo.name}")
-        web = f"https://github.com/{repo.owner}/{repo.name}"
-        # Every hypermedia URL GitHub sends, so strict clients (githubkit) can parse it.
-        templates = {
-            "archive_url": "/{archive_format}{/ref}",
-            "assignees_url": "/assignees{/user}",
-            "blobs_url": "/git/blobs{/sha}",
-            "branches_url": "/branches{/branch}",
-            "collaborators_url": "/collaborators{/collaborator}",
-            "comments_url": "/comments{/number}",
-            "commits_url": "/commits{/sha}",
-            "compare_url": "/compare/{base}...{head}",
-            "contents_url": "/contents/{+path}",
-            "contributors_url": "/contributors",
-            "deployments_url": "/deployments",
-            "downloads_url": "/downloads",
-            "events_url": "/events",
-            "forks_url": "/forks",
-            "git_commits_url": "/git/commits{/sha}",
-            "git_refs_url": "/git/refs{/sha}",
-            "git_tags_url": "/git/tags{/sha}",
-            "hooks_url": "/hooks",
-            "issue_comment_url": "/issues/comments{/number}",
-            "issue_events_url": "/issues/events{/number}",
-            "issues_url": "/issues{/number}",
-            "keys_url": "/keys{/key_id}",
-            "labels_url": "/labels{/name}",
-            "languages_url": "/languages",
-            "merges_url": "/merges",
-            "milestones_url": "/milestones{/number}",
-            "notifications_url": "/notifications{?since,all,participating}",
-            "pulls_url": "/pulls{/number}",
-            "releases_url": "/releases{/id}",
-            "stargazers_url": "/stargazers",
-            "statuses_url": "/statuses/{sha}",
-            "subscribers_url": "/subscribers",
-            "subscription_url": "/subscription",
-            "tags_url": "/tags",
-            "teams_url": "/teams",
-            "trees_url": "/git/trees{/sha}",
-        }
-        open_issues = sum(1 for i in repo.issues.values() if i["state"] == "open")
-        return {
-            "id": repo.id,
-            "node_id": f"R_{repo.id}",
-            "name": repo.name,
-            "full_name": f"{repo.owner}/{repo.name}",
-            "private": repo.private,
-            "owner": self._user(repo.owner),
-            "html_url": web,
-            "description": None,
-            "fork": False,
-            "url": base,
-            **{name: base + suffix for name, suffix in templates.items()},
-            "git_url": f"git://github.com/{repo.owner}/{repo.name}.git",
-            "ssh_url": f"git@github.com:{repo.owner}/{repo.name}.git",
-            "clone_url": f"{web}.git",
-            "svn_url": web,
-            "mirror_url": None,
-            "homepage": None,
-            "language": "Python",
-            "forks_count": 0,
-            "forks": 0,
-            "stargazers_count": 0,
-            "watchers_count": 0,
-            "watchers": 0,
-            "subscribers_count": 0,
-            "network_count": 0,
-            "size": 1,
-            "default_branch": "main",
-            "open_issues_count": open_issues,
-            "open_issues": open_issues,
-            "has_issues": True,
-            "has_projects": False,
-            "has_wiki": False,
-            "has_pages": False,
-            "has_discussions": False,
-            "archived": False,
-            "disabled": False,
-            "visibility": "private" if repo.private else "public",
-            "license": None,
-            "pushed_at": "2020-01-01T00:00:00Z",
-            "created_at": "2020-01-01T00:00:00Z",
-            "updated_at": "2020-01-01T00:00:00Z",
-        }
+    def _route(self, request: RecordedRequest, api_path: str) -> _Reply:
+        method = "GET" if request.method == "HEAD" else request.method
+        segments = [] if api_path == "/" else api_path.split("/")[1:]
+        login = self._login(request.token)
+        render = self._render(request)
+        match method, segments:
+            case "GET", []:
+                return _Reply(200, render.root())
+            case "GET", ["user"]:
+                if login is None:
+                    return _error(401, "Requires authentication")
+                return _Reply(200, render.user(login, full=True))
+            case "GET", ["users", name]:
+                name = unquote(name)
+                known = {each.lower() for each in self._user_ids}
+                if name.lower() not in known:
+                    return _not_found()
+                return _Reply(200, render.user(self._canonical_login(name), full=True))
+            case "GET", ["rate_limit"]:
+                return _Reply(200, self._rate_limit_table(request.token))
+            case "POST", ["graphql"]:
+                if login is None:
+                    return _error(401, "This endpoint requires you to be authenticated.")
+                if not isinstance(_json_body(request), dict):
+                    return _error(400, "Problems parsing JSON")
+                return _Reply(200, {"data": {"viewer": {"login": login}}})
+            case "GET", ["search", "issues"]:
+                return self._search_issues(request, render, login)
+            case _, ["repos", owner, name, *rest]:
+                return self._by_name(request, unquote(owner), unquote(name), rest, login)
+            case _, ["repositories", repo_id, *rest] if repo_id.isdigit():
+                found = next((r for r in self.repos.values() if r.id == int(repo_id)), None)
+                if found is None or not self._can_read(found, login):
+                    return _not_found()
+                return self._repo_route(request, found, rest, login)
+        return _not_found()
 
-    def _user(self, login: str) -> dict[str, Any]:
-        user_id = next((uid for name, uid in self.users.values() if name == login), 1)
-        return {
-            "login": login,
-            "id": user_id,
-            "node_id": f"U_{user_id}",
-            "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}",
-            "gravatar_id": "",
-            "url": self._api(f"/users/{login}"),
-            "html_url": f"https://github.com/{login}",
-            **{
-                name: self._api(f"/users/{login}/{suffix}")
-                for name, suffix in (
-                    ("followers_url", "followers"),
-                    ("following_url", "following{/other_user}"),
-                    ("gists_url", "gists{/gist_id}"),
-                    ("starred_url", "starred{/owner}{/repo}"),
-                    ("subscriptions_url", "subscriptions"),
-                    ("organizations_url", "orgs"),
-                    ("repos_url", "repos"),
-                    ("events_url", "events{/privacy}"),
-                    ("received_events_url", "received_events"),
+    def _by_name(
+        self, request: RecordedRequest, owner: str, name: str, rest: list[str], login: str | None
+    ) -> _Reply:
+        key = f"{owner}/{name}".lower()
+        repo = self.repos.get(key)
+        moved = self._renamed.get(key) if repo is None else None
+        if moved is not None and self._can_read(moved, login):
+            location = self._api(f"/repositories/{moved.id}" + "".join(f"/{s}" for s in rest))
+            location += f"?{request.query}" if request.query else ""
+            if request.method in ("GET", "HEAD"):
+                reply = _error(301, "Moved Permanently", url=location)
+            else:
+                reply = _error(307, "Temporary Redirect", url=location)
+            reply.headers.append(("location", location))
+            return reply
+        if repo is None or not self._can_read(repo, login):
+            return _not_found()
+        return self._repo_route(request, repo, rest, login)
+
+    def _repo_route(
+        self, request: RecordedRequest, repo: FakeRepo, rest: list[str], login: str | None
+    ) -> _Reply:
+        method = "GET" if request.method == "HEAD" else request.method
+        render = self._render(request)
+        if method in ("POST", "PATCH") and login is None:
+            return _error(401, "Requires authentication")
+        match method, rest:
+            case "GET", []:
+                return _Reply(200, render.repo(repo))
+            case "GET", ["issues"]:
+                return self._list_issues(request, render, repo)
+            case "POST", ["issues"]:
+                return self._create_issue(request, render, repo, login or "ghost")
+            case "GET", ["issues", "comments", comment_id] if comment_id.isdigit():
+                for issue in repo.issues.values():
+                    for comment in issue.comments:
+                        if comment.id == int(comment_id):
+                            return _Reply(200, render.comment(repo, issue, comment))
+                return _not_found()
+            case "GET" | "PATCH", ["issues", number] if number.isdigit():
+                issue = repo.issues.get(int(number))
+                if issue is None:
+                    return _not_found()
+                if method == "PATCH":
+                    return self._edit_issue(request, render, repo, issue)
+                return _Reply(
+                    200,
+                    render.issue(repo, issue),
+                    [("last-modified", http_date(issue.updated_at))],
                 )
-            },
-            "type": "User",
-            "site_admin": False,
-        }
+            case "GET" | "POST", ["issues", number, "comments"] if number.isdigit():
+                issue = repo.issues.get(int(number))
+                if issue is None:
+                    return _not_found()
+                if method == "POST":
+                    return self._add_comment(request, render, repo, issue, login or "ghost")
+                comments = [render.comment(repo, issue, c) for c in issue.comments]
+                return self._page(request, comments, f"/repositories/{repo.id}{_tail(rest)}")
+            case "GET", ["git", "ref", ref]:
+                sha = repo.refs.get(unquote(ref))
+                if sha is None:
+                    return _not_found()
+                return _Reply(200, render.ref(repo, unquote(ref), sha))
+            case "GET", ["labels"]:
+                labels = [render.label(repo, name) for name in repo.labels]
+                return self._page(request, labels, f"/repositories/{repo.id}/labels")
+        return _not_found()
 
-    def _label(self, name: str) -> dict[str, Any]:
-        return {
-            "id": abs(hash(name)) % 10**8,
-            "node_id": f"L_{name}",
-            "name": name,
-            "color": "ededed",
-            "default": False,
-            "description": None,
-            "url": self._api(f"/labels/{name}"),
+    def _list_issues(self, request: RecordedRequest, render: Render, repo: FakeRepo) -> _Reply:
+        query = _query(request.query)
+        state = query.get("state", "open")
+        issues = [issue for issue in repo.issues.values() if state == "all" or issue.state == state]
+        if query.get("labels"):
+            wanted = {name.strip().lower() for name in query["labels"].split(",")}
+            issues = [i for i in issues if wanted <= {name.lower() for name in i.labels}]
+        if query.get("since"):
+            since = _parse_iso(query["since"])
+            issues = [i for i in issues if since is None or i.updated_at >= since]
+        sort = query.get("sort", "created")
+        order = {
+            "updated": lambda i: (i.updated_at, i.number),
+            "comments": lambda i: (len(i.comments), i.number),
+        }.get(sort, lambda i: (i.created_at, i.number))
+        # GitHub defaults to newest first. The fake defaults to oldest first, so page one of
+        # a short list holds issue 1 (the gateway's tests edit it and look for it there);
+        # an explicit `direction` is honoured.
+        issues.sort(key=order, reverse=query.get("direction") == "desc")
+        items = [render.issue(repo, issue) for issue in issues]
+        return self._page(request, items, f"/repositories/{repo.id}/issues")
+
+    def _create_issue(
+        self, request: RecordedRequest, render: Render, repo: FakeRepo, login: str
+    ) -> _Reply:
+        document = _json_body(request)
+        if not isinstance(document, dict):
+            return _error(400, "Problems parsing JSON")
+        if not isinstance(document.get("title"), str) or not document["title"]:
+            return _validation_failed("Issue", "title", "missing_field")
+        stamp = self._tick()
+        issue = FakeIssue(
+            id=self._new_id(),
+            number=max(repo.issues, default=0) + 1,
+            title=str(document["title"]),
+            body=str(document.get("body") or ""),
+            state="open",
+            labels=self._labels(repo, _label_names(document.get("labels"))),
+            author=login,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        repo.issues[issue.number] = issue
+        shown = render.issue(repo, issue)
+        return _Reply(201, shown, [("location", shown["url"])])
+
+    def _edit_issue(
+        self, request: RecordedRequest, render: Render, repo: FakeRepo, issue: FakeIssue
+    ) -> _Reply:
+        document = _json_body(request)
+        if not isinstance(document, dict):
+            return _error(400, "Problems parsing JSON")
+        state = document.get("state", issue.state)
+        if state not in ("open", "closed"):
+            return _validation_failed("Issue", "state", "invalid")
+        if isinstance(document.get("title"), str):
+            issue.title = document["title"]
+        if "body" in document:
+            issue.body = str(document["body"] or "")
+        if "labels" in document:
+            issue.labels = self._labels(repo, _label_names(document["labels"]))
+        self._set_state(issue, state, document.get("state_reason"))
+        issue.updated_at = self._tick()
+        return _Reply(200, render.issue(repo, issue))
+
+    def _add_comment(
+        self,
+        request: RecordedRequest,
+        render: Render,
+        repo: FakeRepo,
+        issue: FakeIssue,
+        login: str,
+    ) -> _Reply:
+        document = _json_body(request)
+        if not isinstance(document, dict):
+            return _error(400, "Problems parsing JSON")
+        if not isinstance(document.get("body"), str) or not document["body"]:
+            return _validation_failed("IssueComment", "body", "missing_field")
+        stamp = self._tick()
+        comment = FakeComment(self._new_id(), document["body"], login, stamp, stamp)
+        issue.comments.append(comment)
+        issue.updated_at = stamp
+        shown = render.comment(repo, issue, comment)
+        return _Reply(201, shown, [("location", shown["url"])])
+
+    def _search_issues(self, request: RecordedRequest, render: Render, login: str | None) -> _Reply:
+        query = _query(request.query)
+        if not query.get("q", "").strip():
+            return _validation_failed("Search", "q", "missing")
+        hits = [
+            {**render.issue(repo, issue), "score": 1.0}
+            for repo in self.repos.values()
+            if self._can_read(repo, login)
+            for issue in repo.issues.values()
+            if _search_matches(query["q"], repo, issue)
+        ]
+        page = self._page(request, hits, "/search/issues")
+        page.payload = {
+            "total_count": len(hits),
+            "incomplete_results": False,
+            "items": page.payload,
         }
+        return page
+
+    def _page(self, request: RecordedRequest, items: list[Any], link_path: str) -> _Reply:
+        """One page of `items`, with GitHub's Link header (prev, next, last, first)."""
+        query = _query(request.query)
+        per_page = _positive_int(query.get("per_page"), 30)
+        per_page = min(per_page, 100)
+        page = _positive_int(query.get("page"), 1)
+        last = max(1, -(-len(items) // per_page))
+        chunk = items[(page - 1) * per_page : page * per_page]
+
+        def url(target: int) -> str:
+            parts = [p for p in request.query.split("&") if p]
+            keys = [unquote(p.split("=", 1)[0]) for p in parts]
+            if "page" in keys:
+                parts[keys.index("page")] = f"page={target}"
+            else:
+                parts.append(f"page={target}")
+            return self._api(f"{link_path}?{'&'.join(parts)}")
+
+        links = []
+        if page > 1:
+            links.append(f'<{url(page - 1)}>; rel="prev"')
+        if page < last:
+            links += [f'<{url(page + 1)}>; rel="next"', f'<{url(last)}>; rel="last"']
+        if page > 1:
+            links.append(f'<{url(1)}>; rel="first"')
+        return _Reply(200, chunk, [("link", ", ".join(links))] if links else [])
+
+    def _rate_limit_table(self, token: str | None) -> dict[str, Any]:
+        table = {}
+        for resource in RESOURCES:
+            budget = self._budget(token or "anon", resource)
+            budget.renew_if_due(int(time.time()))
+            table[resource] = {
+                "limit": budget.limit,
+                "used": budget.used,
+                "remaining": budget.remaining,
+                "reset": budget.reset,
+            }
+        return {"resources": table, "rate": table["core"]}
 
     # --- helpers ----------------------------------------------------------------------
 
+    def _render(self, request: RecordedRequest | None = None) -> Render:
+        accept = request.headers.get("accept", "") if request is not None else ""
+        found = _ISSUE_MEDIA.search(accept)
+        web = self.public_origin.rstrip("/") if self.base_path else "https://github.com"
+        return Render(
+            api=self._api(""),
+            web=web,
+            user_id=self._user_id,
+            media=found.group(1) if found else None,
+        )
+
     def _api(self, path: str) -> str:
-        return f"{self.public_origin}{self.base_path}{path}"
+        return f"{self.public_origin.rstrip('/')}{self.base_path}{path}"
 
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
 
+    def _tick(self) -> int:
+        """Now, in epoch seconds, but always later than the last stamp handed out, so every
+        write moves `updated_at` (and so `Last-Modified` and the ETag)."""
+        self._last_stamp = max(int(time.time()), self._last_stamp + 1)
+        return self._last_stamp
+
+    def _user_id(self, login: str) -> int:
+        for known, user_id in self._user_ids.items():
+            if known.lower() == login.lower():
+                return user_id
+        self._user_ids[login] = self._new_id()
+        return self._user_ids[login]
+
+    def _canonical_login(self, login: str) -> str:
+        return next(known for known in self._user_ids if known.lower() == login.lower())
+
+    def _login(self, token: str | None) -> str | None:
+        return None if token is None else self._logins.get(token)
+
     def _repo(self, owner: str, name: str) -> FakeRepo:
         return self.repos[f"{owner}/{name}".lower()]
 
-    def _login(self, token: str | None) -> str | None:
-        return None if token is None or token not in self.users else self.users[token][0]
-
     def _can_read(self, repo: FakeRepo, login: str | None) -> bool:
-        return not repo.private or (login is not None and login in repo.readers)
+        return not repo.private or (login is not None and login in repo.readers | {repo.owner})
+
+    def _labels(self, repo: FakeRepo, names: Iterable[str]) -> list[str]:
+        """The names, each made a label of the repository if it is not yet (as GitHub does)."""
+        chosen = list(dict.fromkeys(names))
+        for name in chosen:
+            if name not in repo.labels:
+                repo.labels[name] = self._new_id()
+        return chosen
+
+    def _set_state(self, issue: FakeIssue, state: str, reason: str | None = None) -> None:
+        if state == "closed" and issue.state != "closed":
+            issue.closed_at = self._tick()
+            issue.state_reason = reason or "completed"
+        elif state == "open" and issue.state != "open":
+            issue.closed_at = None
+            issue.state_reason = "reopened"
+        issue.state = state
 
     def _budget(self, key: str, resource: str) -> _Budget:
-        limit = (
-            ANONYMOUS_LIMIT
-            if key == "anon" and resource == "core"
-            else RESOURCE_LIMITS.get(resource, 5000)
+        budget = self._budgets.get((key, resource))
+        if budget is None:
+            with_token, anonymous, window = RESOURCES.get(resource, RESOURCES["core"])
+            limit = anonymous if key == "anon" else with_token
+            budget = _Budget(limit, window, reset=int(time.time()) + window)
+            self._budgets[(key, resource)] = budget
+        return budget
+
+
+# --- module helpers ---------------------------------------------------------------------
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _drop(send: Send) -> None:
+    """Cut the connection before a byte of the answer is written.
+
+    An ASGI app cannot close its socket, and a server answers an app that fails before
+    starting a response with a 500. So start one that no server can write (a header value
+    with a newline): uvicorn marks the response started, refuses the header, and closes
+    the connection with nothing sent. ASGITransport accepts anything, so raise there.
+    """
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [(b"x-fake-github", b"dropped\r\n")],
+            }
         )
-        return self._budgets.setdefault((key, resource), _Budget(limit))
+    except Exception:
+        return  # the server refused the start: it closes the socket
+    raise DroppedConnection("the fake GitHub dropped the connection")
 
 
-def _token(header: str | None) -> str | None:
-    if not header:
+def _credential(header: str | None) -> str | None:
+    """The token of `token X`, `Bearer X` or Basic auth; any other value as it stands (GitHub
+    will refuse it), or None when there is no Authorization header."""
+    if header is None or not header.strip():
         return None
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() in ("token", "bearer") else None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() in ("token", "bearer"):
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return header.strip()
+        return password if password and password != "x-oauth-basic" else user
+    return header.strip()
 
 
-def _resource(path: str) -> str:
-    if path == "/graphql":
+def _version(request: RecordedRequest) -> str:
+    return request.headers.get("x-github-api-version", DEFAULT_VERSION)
+
+
+def _resource(api_path: str) -> str:
+    if api_path == "/graphql":
         return "graphql"
-    if path.startswith("/search/code"):
+    if api_path.startswith("/search/code"):
         return "code_search"
-    if path.startswith("/search/"):
+    if api_path.startswith("/search/"):
         return "search"
     return "core"
 
@@ -799,43 +904,101 @@ def _ratelimit_headers(budget: _Budget, resource: str) -> list[tuple[str, str]]:
     return [
         ("x-ratelimit-limit", str(budget.limit)),
         ("x-ratelimit-remaining", str(budget.remaining)),
-        ("x-ratelimit-used", str(budget.used)),
         ("x-ratelimit-reset", str(budget.reset)),
+        ("x-ratelimit-used", str(budget.used)),
         ("x-ratelimit-resource", resource),
     ]
 
 
-def _etag_matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    if if_none_match.strip() == "*":
-        return True
-    ours = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == ours for tag in if_none_match.split(","))
+def _not_modified(headers: dict[str, str], etag: str, last_modified: str | None) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match (weak comparison) wins; else If-Modified-Since."""
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None:
+        if if_none_match.strip() == "*":
+            return True
+        ours = etag.removeprefix("W/")
+        return any(tag.strip().removeprefix("W/") == ours for tag in if_none_match.split(","))
+    if_modified_since = headers.get("if-modified-since")
+    if if_modified_since and last_modified:
+        try:
+            return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+    return False
 
 
-def _media_type(accept: str) -> str:
-    for kind in ("raw", "text", "html", "full"):
-        if f".{kind}+" in accept:
-            return f"github.v3; param={kind}; format=json"
-    return "github.v3; format=json"
+def _media_type_header(accept: str) -> str:
+    found = _ISSUE_MEDIA.search(accept)
+    return f"github.v3; param={found.group(1)}; format=json" if found else "github.v3; format=json"
 
 
-def _not_found() -> dict[str, str]:
-    return {"message": "Not Found", "documentation_url": DOCS}
+def _query(raw: str) -> dict[str, str]:
+    """The first value of each parameter."""
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(raw, keep_blank_values=True):
+        query.setdefault(name, value)
+    return query
 
 
-def _body(request: RecordedRequest) -> Any:
+def _positive_int(value: str | None, default: int) -> int:
+    try:
+        number = int(value) if value is not None else default
+    except ValueError:
+        return default
+    return number if number >= 1 else default
+
+
+def _tail(segments: list[str]) -> str:
+    return "".join(f"/{segment}" for segment in segments)
+
+
+def _json_body(request: RecordedRequest) -> Any:
     try:
         return json.loads(request.body or b"null")
     except ValueError:
         return None
 
 
-def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+def _label_names(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [str(each["name"] if isinstance(each, dict) else each) for each in value]
 
 
-def _http_date(iso: str) -> str:
-    parsed = time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")
-    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", parsed)
+def _validation_failed(resource: str, field_name: str, code: str) -> _Reply:
+    return _error(
+        422,
+        "Validation Failed",
+        errors=[{"resource": resource, "field": field_name, "code": code}],
+    )
+
+
+def _parse_iso(text: str) -> int | None:
+    try:
+        return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return None
+
+
+def _search_matches(q: str, repo: FakeRepo, issue: FakeIssue) -> bool:
+    """GitHub's issue search, for the qualifiers tests use: repo:, is:, state:, label:,
+    author:, and words that must all appear in the title or body."""
+    for term in q.split():
+        qualifier, _, value = term.partition(":")
+        qualifier, value = qualifier.lower(), value.strip('"')
+        if not value:
+            qualifier, value = "", term
+        if qualifier == "repo" and value.lower() != repo.full_name.lower():
+            return False
+        if qualifier in ("is", "state") and value in ("open", "closed") and issue.state != value:
+            return False
+        if qualifier in ("is", "type") and value in ("pr", "pull-request"):
+            return False
+        if qualifier == "label" and value.lower() not in {n.lower() for n in issue.labels}:
+            return False
+        if qualifier == "author" and value.lower() != issue.author.lower():
+            return False
+        text = f"{issue.title}\n{issue.body}".lower()
+        if not qualifier and term.lower() not in text:
+            return False
+    return True
