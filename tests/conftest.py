@@ -1,87 +1,129 @@
-"""Shared fixtures: a real redis-server, the fake Upstash in front of it, and Stores.
+"""Shared fixtures: a real redis-server, the fake Upstash in front of it, and Stores on every
+backend.
 
-`store` runs a test on every backend; `store_pair` gives two Stores that share one Redis,
-as two processes (or two machines) would.
+    redis_server, redis_url   one real Redis for the session (started on first use)
+    fresh_redis_url           that Redis, emptied for this test
+    upstash                   (base URL, token) of the fake Upstash in front of it
+    settings_for              `await settings_for(backend[, base])`: Settings for a backend
+    make_store                `await make_store(backend)`: a Store; those of one test share data
+    backend                   each of BACKENDS in turn
+    store, store_pair         one Store / two sharing data, on each backend in turn
+
+Embedded-only tests never start redis-server: the Redis fixtures are requested lazily.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 
 import fakeredis
 import pytest
 import pytest_asyncio
+from starlette.datastructures import Secret
 
-from shared.store import Store
-from shared.store.embedded import EmbeddedStore
-from shared.store.native import NativeStore
-from shared.store.rest import RestStore
+from shared.config import Settings
+from shared.store import Store, connect
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.serving import serve
 from tests.fakes.upstash import create_upstash_app
 
-BACKENDS = ["embedded", "native", "rest"]
+BACKENDS = ("embedded", "native", "rest")
 UPSTASH_TOKEN = "upstash-test-token"
-STORE_TIMEOUT_MS = 2000
+STORE_TIMEOUT_MS = 5000  # generous: the fake Upstash shares this process's CPU
+
+SettingsFor = Callable[..., Awaitable[Settings]]
+StoreFactory = Callable[[str], Awaitable[Store]]
+
+
+# --- Redis and the fake Upstash ---------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    yield server
-    server.stop()
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis; not emptied between tests (see `fresh_redis_url`)."""
+    return redis_server.url
 
 
 @pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
-    """A real Redis, emptied for this test."""
+def fresh_redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis, emptied for this test."""
     redis_server.flush()
     return redis_server.url
 
 
 @pytest_asyncio.fixture
-async def upstash_url(redis_url: str) -> AsyncIterator[str]:
-    """The fake Upstash REST API in front of this test's Redis."""
-    async with serve(create_upstash_app(redis_url, UPSTASH_TOKEN)) as base:
-        yield base
+async def upstash(fresh_redis_url: str) -> AsyncIterator[tuple[str, str]]:
+    """(base URL, token) of the fake Upstash REST API in front of this test's Redis."""
+    async with serve(create_upstash_app(fresh_redis_url, UPSTASH_TOKEN)) as base_url:
+        yield base_url, UPSTASH_TOKEN
 
 
-@asynccontextmanager
-async def _stores(
-    backend: str, request: pytest.FixtureRequest, count: int
-) -> AsyncIterator[list[Store]]:
-    """`count` Stores on one backend, sharing one Redis (or one embedded server)."""
-    if backend == "embedded":
-        server = fakeredis.FakeServer()
-        stores: list[Store] = [EmbeddedStore(server) for _ in range(count)]
-        yield stores
-    else:
-        redis_server: RedisServer = request.getfixturevalue("redis_server")
-        redis_server.flush()
-        if backend == "native":
-            stores = [
-                NativeStore.from_url(redis_server.url, timeout_ms=STORE_TIMEOUT_MS)
-                for _ in range(count)
-            ]
-            yield stores
-        else:
-            async with serve(create_upstash_app(redis_server.url, UPSTASH_TOKEN)) as url:
-                stores = [
-                    RestStore(url, UPSTASH_TOKEN, timeout_ms=STORE_TIMEOUT_MS) for _ in range(count)
-                ]
-                yield stores
-    for each in stores:
-        await each.aclose()
+# --- Settings and Stores on each backend -------------------------------------------------
 
 
-@pytest_asyncio.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    async with _stores(request.param, request, 1) as (only,):
-        yield only
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
-@pytest_asyncio.fixture(params=BACKENDS)
-async def store_pair(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Store, Store]]:
-    async with _stores(request.param, request, 2) as (first, second):
-        yield first, second
+@pytest_asyncio.fixture
+async def settings_for(request: pytest.FixtureRequest) -> AsyncIterator[SettingsFor]:
+    """`await settings_for(backend, base=None)`: `base` (default: test Settings) pointed at
+    `backend`. Native and REST use this test's emptied Redis; REST starts one fake Upstash
+    per test in front of it. `connect(settings)` then builds a Store on that backend."""
+    async with AsyncExitStack() as stack:
+        upstash_url: list[str] = []
+
+        async def settings_for(backend: str, base: Settings | None = None) -> Settings:
+            if backend not in BACKENDS:
+                raise ValueError(f"unknown backend {backend!r}; one of {BACKENDS}")
+            embedded = (base or Settings(store_timeout_ms=STORE_TIMEOUT_MS)).replace(
+                redis_url=None, upstash_rest_url=None, upstash_rest_token=None
+            )
+            if backend == "embedded":
+                return embedded
+            redis_url: str = request.getfixturevalue("fresh_redis_url")
+            if backend == "native":
+                return embedded.replace(redis_url=Secret(redis_url))
+            if not upstash_url:
+                app = create_upstash_app(redis_url, UPSTASH_TOKEN)
+                upstash_url.append(await stack.enter_async_context(serve(app)))
+            return embedded.replace(
+                upstash_rest_url=upstash_url[0], upstash_rest_token=Secret(UPSTASH_TOKEN)
+            )
+
+        yield settings_for
+
+
+@pytest_asyncio.fixture
+async def make_store(settings_for: SettingsFor) -> AsyncIterator[StoreFactory]:
+    """`await make_store(backend)`: a Store built by `connect`, closed after the test. Stores
+    one test makes on one backend share data, as processes sharing a Redis do."""
+    embedded_server = fakeredis.FakeServer()
+    stores: list[Store] = []
+
+    async def make_store(backend: str) -> Store:
+        store = connect(await settings_for(backend), embedded_server=embedded_server)
+        stores.append(store)
+        return store
+
+    yield make_store
+    for store in stores:
+        await store.aclose()
+
+
+@pytest_asyncio.fixture
+async def store(backend: str, make_store: StoreFactory) -> Store:
+    return await make_store(backend)
+
+
+@pytest_asyncio.fixture
+async def store_pair(backend: str, make_store: StoreFactory) -> tuple[Store, Store]:
+    return await make_store(backend), await make_store(backend)

@@ -1,9 +1,10 @@
 """A local server speaking Upstash's REST protocol in front of a real Redis.
 
-The real `upstash-redis` client talks to it: `POST /` with one JSON command array,
-`/pipeline` and `/multi-exec` with a list of them, a Bearer token, and
-`Upstash-Encoding: base64` (every string in a result base64-encoded). Results come back
-in RESP2 shapes, since the client cannot read floats or maps.
+The real `upstash-redis` client talks to it, so the REST backend is tested through the
+client it ships with: `POST /` with one JSON command array, `/pipeline` and `/multi-exec`
+with a list of them, a Bearer token, and `Upstash-Encoding: base64` (every string in a
+result base64-encoded). Results come back in RESP2 shapes, since the client cannot read
+floats or maps, and errors as Redis words them (`ERR ...`, `NOSCRIPT ...`).
 """
 
 from __future__ import annotations
@@ -20,30 +21,39 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+# redis-py strips these codes from the messages of the exceptions it raises for them.
+_STRIPPED_CODES: dict[type[redis_errors.ResponseError], str] = {
+    redis_errors.NoScriptError: "NOSCRIPT",
+    redis_errors.ExecAbortError: "EXECABORT",
+    redis_errors.ReadOnlyError: "READONLY",
+    redis_errors.NoPermissionError: "NOPERM",
+}
+
+
+def _wire_error(exc: redis_errors.ResponseError) -> str:
+    """The error as Redis sent it: redis-py drops codes such as ERR or NOSCRIPT, Upstash not."""
+    text = str(exc)
+    code = _STRIPPED_CODES.get(type(exc))
+    if code is None and text.split(" ", 1)[0].isupper():
+        return text  # a code redis-py leaves in place, such as WRONGTYPE
+    return f"{code or 'ERR'} {text}"
+
 
 def _argument(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    return value
+    """JSON booleans reach Redis as 1/0, as Upstash sends them."""
+    return int(value) if isinstance(value, bool) else value
 
 
 def _encode(value: Any, *, base64_strings: bool) -> Any:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode() if base64_strings else value.decode()
-    if isinstance(value, str):
-        return base64.b64encode(value.encode()).decode() if base64_strings else value
-    if isinstance(value, float):
-        return _encode(repr(value), base64_strings=base64_strings)
     if isinstance(value, list | tuple):
         return [_encode(item, base64_strings=base64_strings) for item in value]
-    return value
+    return value  # int or None: RESP2 has nothing else once strings are bytes
 
 
-def _wire_error(exc: redis_errors.ResponseError) -> str:
-    """The error as Redis sends it: redis-py strips the NOSCRIPT code, Upstash keeps it."""
-    if isinstance(exc, redis_errors.NoScriptError):
-        return f"NOSCRIPT {exc}"
-    return str(exc)
+def _is_command(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and isinstance(value[0], str)
 
 
 def create_upstash_app(redis_url: str, token: str) -> Starlette:
@@ -51,34 +61,51 @@ def create_upstash_app(redis_url: str, token: str) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        client = aioredis.Redis.from_url(redis_url, protocol=2)
+        # A burst of requests queues for a Redis connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(redis_url, protocol=2, max_connections=64)
+        client = aioredis.Redis.from_pool(pool)
         client.response_callbacks.clear()  # raw replies, as Upstash's server sends them
         state["redis"] = client
         yield
         await client.aclose()
 
-    def authorised(request: Request) -> bool:
-        return request.headers.get("authorization") == f"Bearer {token}"
+    def refuse(request: Request) -> JSONResponse | None:
+        if request.headers.get("authorization") != f"Bearer {token}":
+            return JSONResponse({"error": "Unauthorized"}, status_code=401)
+        return None
+
+    async def body(request: Request) -> Any:
+        try:
+            return await request.json()
+        except ValueError:
+            return None
 
     async def single(request: Request) -> JSONResponse:
-        if not authorised(request):
-            return JSONResponse({"error": "Unauthorized"}, status_code=401)
-        encode = request.headers.get("upstash-encoding") == "base64"
-        command = await request.json()
+        if refused := refuse(request):
+            return refused
+        command = await body(request)
+        if not _is_command(command):
+            return JSONResponse({"error": "ERR the body must be a command array"}, status_code=400)
         try:
             reply = await state["redis"].execute_command(*map(_argument, command))
         except redis_errors.ResponseError as exc:
             return JSONResponse({"error": _wire_error(exc)}, status_code=400)
+        encode = request.headers.get("upstash-encoding") == "base64"
         return JSONResponse({"result": _encode(reply, base64_strings=encode)})
 
     async def batch(request: Request, *, transaction: bool) -> JSONResponse:
-        if not authorised(request):
-            return JSONResponse({"error": "Unauthorized"}, status_code=401)
-        encode = request.headers.get("upstash-encoding") == "base64"
+        if refused := refuse(request):
+            return refused
+        commands = await body(request)
+        if not isinstance(commands, list) or not all(map(_is_command, commands)):
+            return JSONResponse(
+                {"error": "ERR the body must be a list of commands"}, status_code=400
+            )
         pipe = state["redis"].pipeline(transaction=transaction)
-        for command in await request.json():
+        for command in commands:
             pipe.execute_command(*map(_argument, command))
         replies = await pipe.execute(raise_on_error=False)
+        encode = request.headers.get("upstash-encoding") == "base64"
         return JSONResponse(
             [
                 {"error": _wire_error(reply)}
