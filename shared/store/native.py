@@ -198,7 +198,7 @@ class NativeStore(CommandStore):
         self, client: Redis, *, timeout_ms: int = 1000, waiting_client: Redis | None = None
     ) -> None:
         self.client = client
-        self.waiting_client = waiting_client or client
+        self.waiting_client = client if waiting_client is None else waiting_client
         self.timeout_s = timeout_ms / 1000
         for each in (self.client, self.waiting_client):
             options = each.get_connection_kwargs()

@@ -72,7 +72,12 @@ class Store(Protocol):
         ...
 
     async def pipeline(self, commands: Sequence[Command]) -> list[Any]:
-        """Send several commands in one round trip (not a transaction); results in order."""
+        """Send several commands in one round trip (not a transaction); results in order.
+
+        Results are Redis's own replies, alike on every backend: str ("OK" too), int, None,
+        and lists of those (HGETALL's a flat list). If a command fails the others still
+        ran, and StoreError is raised.
+        """
         ...
 
     async def ping(self) -> bool: ...
