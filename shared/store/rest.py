@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from shared.errors import StoreError, StoreUnavailable
-from shared.store.native import CommandStore, refusal
+from shared.store.commands import CommandStore, refusal
 from shared.store.protocol import Command
 
 try:
