@@ -25,6 +25,8 @@ def free_port() -> int:
 async def serve(app: ASGIApp, *, lifespan: str = "on") -> AsyncIterator[str]:
     """Yield the base URL (`http://127.0.0.1:PORT`) while uvicorn serves `app`."""
     sock = socket.socket()
+    # Without it, small request/response pairs wait on Nagle's algorithm (~40 ms each).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
