@@ -49,10 +49,20 @@ class Upstream:
                     request.method, url, headers=headers, content=request.body or None
                 )
         except (httpx.TimeoutException, TimeoutError) as exc:
+            log.warning(
+                "upstream %s %s timed out", request.method, request.path, extra=_ids(request)
+            )
             raise UpstreamUnavailable(
                 "GitHub did not answer in time", status=504, code="upstream_timeout"
             ) from exc
         except httpx.HTTPError as exc:
+            log.warning(
+                "upstream %s %s failed: %s",
+                request.method,
+                request.path,
+                type(exc).__name__,
+                extra=_ids(request),
+            )
             raise UpstreamUnavailable(
                 "GitHub could not be reached", status=502, code="upstream_unreachable"
             ) from exc
@@ -99,3 +109,7 @@ class Upstream:
         if authorization is not None:
             headers["authorization"] = authorization
         return headers
+
+
+def _ids(request: GatewayRequest) -> dict[str, str]:
+    return {"request_id": request.request_id}
