@@ -8,6 +8,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+import proxy.clock
 from proxy import Gateway, create_app
 from shared.config import Settings
 from shared.store import Store
@@ -33,6 +34,14 @@ def gateway_settings(**changes: object) -> Settings:
         flight_lease_ms=5000,
     )
     return base.replace(**changes)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A wall clock the test moves by hand; the cache reads it for ages and freshness."""
+    now = [1_800_000_000_000]
+    monkeypatch.setattr(proxy.clock, "now_ms", lambda: now[0])
+    return now
 
 
 @pytest.fixture

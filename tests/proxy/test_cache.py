@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
-import proxy.clock
 from tests.fakes.github import FakeGitHub
 from tests.proxy.conftest import TOKEN_A, TOKEN_B, ClientFactory, auth
 
 ISSUE = "/api/github/repos/octo/hello/issues/1"
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """A wall clock the test moves by hand; the cache reads it for ages and freshness."""
-    now = [1_800_000_000_000]
-    monkeypatch.setattr(proxy.clock, "now_ms", lambda: now[0])
-    return now
 
 
 async def test_reads_inside_the_fresh_window_make_no_upstream_call(

@@ -5,23 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-import proxy.clock
 from proxy import Gateway
 from shared.store.embedded import EmbeddedStore
 from tests.fakes.github import FakeGitHub
 from tests.proxy.conftest import TOKEN_A, TOKEN_B, ClientFactory, auth, gateway_settings
 
 ISSUE = "/api/github/repos/octo/hello/issues/1"
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    now = [1_800_000_000_000]
-    monkeypatch.setattr(proxy.clock, "now_ms", lambda: now[0])
-    return now
 
 
 async def test_a_stale_entry_is_served_when_github_fails(
