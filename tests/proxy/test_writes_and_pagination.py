@@ -124,3 +124,36 @@ async def test_headers_toward_github_are_ours_and_the_callers_secrets_are_not(
     assert sent["authorization"] == f"token {TOKEN_A}"
     for name in ("cookie", "x-forwarded-for", "forwarded", "x-private"):
         assert name not in sent
+
+
+async def test_a_redirect_to_another_host_is_refused(make_client) -> None:
+    from proxy import Gateway
+    from shared.store.embedded import EmbeddedStore
+    from tests.proxy.conftest import gateway_settings
+
+    def off_host(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"location": "https://evil.example/steal"})
+
+    gateway = Gateway(gateway_settings(), EmbeddedStore(), transport=httpx.MockTransport(off_host))
+    answer = await make_client(gateway).get("/api/github/repos/octo/hello", headers=auth(TOKEN_A))
+    await gateway.aclose()
+    assert answer.status_code == 502
+    assert answer.json()["error"]["code"] == "redirect_refused"
+    assert "evil.example" not in answer.headers.get("location", "")
+
+
+async def test_forwarded_host_is_used_only_behind_a_trusted_proxy(
+    make_client, github: FakeGitHub
+) -> None:
+    forwarded = {
+        **auth(TOKEN_A),
+        "X-Forwarded-Host": "hubbub.example.com",
+        "X-Forwarded-Proto": "https",
+    }
+    trusting = make_client(trust_proxy_headers=True)
+    wary = make_client()
+    issue = "/api/github/repos/octo/hello/issues/1"
+    behind = (await trusting.get(issue, headers=forwarded)).json()
+    direct = (await wary.get(issue, headers=forwarded)).json()
+    assert behind["url"] == "https://hubbub.example.com/api/github/repos/octo/hello/issues/1"
+    assert direct["url"] == PROXY + "/repos/octo/hello/issues/1"

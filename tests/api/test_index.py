@@ -1,0 +1,40 @@
+"""Vercel's entry point serves the proxy and loads nothing of the persistent layer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_entry_point_imports_only_what_the_serverless_routes_need() -> None:
+    probe = (
+        "import json, sys; import api.index; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={
+            "UPSTASH_REDIS_REST_URL": "https://example.upstash.io",
+            "UPSTASH_REDIS_REST_TOKEN": "token",
+            "PATH": "",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    loaded = set(json.loads(done.stdout))
+    assert "starlette" in loaded and "proxy" in loaded
+    for heavy in ("realtime", "uvicorn", "fakeredis", "lupa", "socketio", "mcp", "pycrdt"):
+        assert heavy not in loaded, heavy
+
+
+def test_vercel_routes_the_api_to_the_entry_point() -> None:
+    config = json.loads((ROOT / "vercel.json").read_text())
+    assert "api/index.py" in config["functions"]
+    assert {"source": "/api/(.*)", "destination": "/api/index.py"} in config["rewrites"]
