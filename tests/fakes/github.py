@@ -634,10 +634,8 @@ class FakeGitHub:
             "updated": lambda i: (i.updated_at, i.number),
             "comments": lambda i: (len(i.comments), i.number),
         }.get(sort, lambda i: (i.created_at, i.number))
-        # GitHub defaults to newest first. The fake defaults to oldest first, so page one of
-        # a short list holds issue 1 (the gateway's tests edit it and look for it there);
-        # an explicit `direction` is honoured.
-        issues.sort(key=order, reverse=query.get("direction") == "desc")
+        # Newest first unless the caller asks otherwise, as GitHub does.
+        issues.sort(key=order, reverse=query.get("direction", "desc") == "desc")
         items = [render.issue(repo, issue) for issue in issues]
         return self._page(request, items, f"/repositories/{repo.id}/issues")
 

@@ -330,7 +330,7 @@ async def test_enterprise_server_lives_under_api_v3_with_graphql_beside_it() -> 
         page.links["next"]["url"]
         == "https://ghe.example.com/api/v3/repositories/7/issues?per_page=2&page=2"
     )
-    assert page.json()[0]["url"] == "https://ghe.example.com/api/v3/repos/octo/hello/issues/1"
+    assert page.json()[0]["url"] == "https://ghe.example.com/api/v3/repos/octo/hello/issues/3"
     assert ghes.count("GET", "/api/v3/user") == ghes.count("GET", "/user") - 1 == 1
 
 

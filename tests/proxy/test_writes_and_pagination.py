@@ -14,7 +14,7 @@ async def test_a_write_passes_through_and_marks_the_issue_and_its_lists_stale(
     client: httpx.AsyncClient, github: FakeGitHub
 ) -> None:
     issue = "/api/github/repos/octo/hello/issues/1"
-    listing = "/api/github/repos/octo/hello/issues?per_page=5"
+    listing = "/api/github/repos/octo/hello/issues?per_page=5&direction=asc"
     await client.get(issue, headers=auth(TOKEN_A))
     await client.get(listing, headers=auth(TOKEN_A))
 
