@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter
 
 from proxy.messages import GatewayRequest, GatewayResponse, Handler
+from shared.errors import HubbubError
 
 
 class GatewayMetrics:
@@ -19,13 +20,17 @@ class GatewayMetrics:
 
 
 class Measure:
-    """Counts every answer by outcome; errors raised as exceptions are counted by the app."""
+    """Counts every answer by outcome, and every refusal (429, 502, ...) as ERROR."""
 
     def __init__(self, inner: Handler, metrics: GatewayMetrics) -> None:
         self.inner = inner
         self.metrics = metrics
 
     async def __call__(self, request: GatewayRequest) -> GatewayResponse:
-        response = await self.inner(request)
+        try:
+            response = await self.inner(request)
+        except HubbubError as error:
+            self.metrics.responses.labels("ERROR", f"{error.status // 100}xx").inc()
+            raise
         self.metrics.responses.labels(response.outcome.value, f"{response.status // 100}xx").inc()
         return response

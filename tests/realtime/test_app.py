@@ -18,7 +18,8 @@ def make_gateway(store: Store | None = None) -> Gateway:
     github = FakeGitHub(public_origin=API)
     github.add_user(TOKEN_A, "alice")
     github.add_repo("octo", "hello")
-    return Gateway(gateway_settings(), store or EmbeddedStore(), transport=github.transport())
+    settings = gateway_settings(caller_limit=2, cost_upstream=0)
+    return Gateway(settings, store or EmbeddedStore(), transport=github.transport())
 
 
 async def test_health_readiness_and_metrics() -> None:
@@ -31,6 +32,7 @@ async def test_health_readiness_and_metrics() -> None:
         ready = await client.get("/readyz")
         await client.get("/api/github/repos/octo/hello", headers=auth(TOKEN_A))
         await client.get("/api/github/repos/octo/hello", headers=auth(TOKEN_A))
+        refused = await client.get("/api/github/repos/octo/hello", headers=auth(TOKEN_A))
         metrics = (await client.get("/metrics")).text
     await gateway.aclose()
 
@@ -38,6 +40,8 @@ async def test_health_readiness_and_metrics() -> None:
     assert ready.json()["status"] == "ready"
     assert 'hubbub_gateway_responses_total{outcome="MISS",status="2xx"} 1.0' in metrics
     assert 'hubbub_gateway_responses_total{outcome="HIT",status="2xx"} 1.0' in metrics
+    assert refused.status_code == 429
+    assert 'hubbub_gateway_responses_total{outcome="ERROR",status="4xx"} 1.0' in metrics
 
 
 async def test_readyz_says_when_the_store_is_unreachable() -> None:
