@@ -7,6 +7,11 @@ import json
 from dataclasses import dataclass
 
 from proxy.messages import CacheOutcome, GatewayResponse
+from proxy.scopes import last_change_ms
+
+# How long an answer GitHub gave just after a change stays fresh: GitHub's API can lag its
+# own webhooks, so such an answer may predate the change, and is checked again soon.
+RECHECK_MS = 1000
 
 
 @dataclass
@@ -15,7 +20,7 @@ class CacheEntry:
     headers: list[tuple[str, str]]
     body: bytes
     validated_ms: int  # when GitHub last answered 200 or 304 for it
-    scope_version: str  # the scope's change counter at that moment
+    stamp: str  # its scopes' versions when GitHub was asked (proxy/scopes.py)
 
     @property
     def etag(self) -> str | None:
@@ -28,13 +33,18 @@ class CacheEntry:
     def age_s(self, now_ms: int) -> int:
         return max(0, (now_ms - self.validated_ms) // 1000)
 
-    def is_fresh(self, now_ms: int, fresh_s: int, scope_version: str) -> bool:
-        """Fresh while inside its window and nothing under its scope changed since."""
-        return (
-            fresh_s > 0
-            and now_ms - self.validated_ms < fresh_s * 1000
-            and self.scope_version == scope_version
-        )
+    def is_fresh(self, now_ms: int, fresh_s: int, stamp: str, settle_ms: int) -> bool:
+        """Fresh while inside its window and nothing under its scopes changed since.
+
+        An answer validated within `settle_ms` of the last change to its scopes is fresh
+        for only RECHECK_MS: it may be GitHub's view from before the change.
+        """
+        if fresh_s <= 0 or self.stamp != stamp:
+            return False
+        window_ms = fresh_s * 1000
+        if self.validated_ms - last_change_ms(self.stamp) < settle_ms:
+            window_ms = min(window_ms, RECHECK_MS)
+        return now_ms - self.validated_ms < window_ms
 
     def to_response(self, outcome: CacheOutcome, now_ms: int) -> GatewayResponse:
         return GatewayResponse(
@@ -57,7 +67,7 @@ class CacheEntry:
                 "b": body,
                 "b64": is_base64,
                 "t": self.validated_ms,
-                "v": self.scope_version,
+                "v": self.stamp,
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -76,16 +86,14 @@ class CacheEntry:
                 headers=[(str(k), str(v)) for k, v in raw["h"]],
                 body=body,
                 validated_ms=int(raw["t"]),
-                scope_version=str(raw["v"]),
+                stamp=str(raw["v"]),
             )
         except (ValueError, KeyError, TypeError):
             return None
 
     @classmethod
-    def from_response(
-        cls, response: GatewayResponse, now_ms: int, scope_version: str
-    ) -> CacheEntry:
-        return cls(response.status, list(response.headers), response.body, now_ms, scope_version)
+    def from_response(cls, response: GatewayResponse, now_ms: int, stamp: str) -> CacheEntry:
+        return cls(response.status, list(response.headers), response.body, now_ms, stamp)
 
 
 def _find(headers: list[tuple[str, str]], name: str) -> str | None:

@@ -37,7 +37,8 @@ class GatewayRequest:
     headers that matter to the gateway, lower-cased (only some are forwarded to GitHub).
     `public_base` is where the proxy is reached (`https://host/api/github`): GitHub's URLs
     in the answer are rewritten to it; None leaves them as GitHub sent them (in-process
-    callers). The cache stages fill in the last four fields on the way in.
+    callers). The cache stages fill in the last four fields on the way in (`stamp`: the versions of
+    the scopes the answer depends on, read before GitHub is asked).
     """
 
     method: str
@@ -50,7 +51,7 @@ class GatewayRequest:
     public_base: str | None = None
     cache_key: str | None = None
     cached: CacheEntry | None = None
-    scope_version: str = "0"
+    stamp: str = ""
     validators: dict[str, str] = field(default_factory=dict)
 
     @property

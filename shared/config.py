@@ -62,6 +62,7 @@ class Settings:
     cache_ttl_s: int = 86_400
     cache_max_body_bytes: int = 1_048_576
     stale_max_s: int = 600
+    invalidation_settle_s: int = 5
 
     # Caller rate limits (units per window; see README).
     caller_limit: int = 600
@@ -163,6 +164,7 @@ ENVIRONMENT: dict[str, str] = {
     "cache_ttl_s": "HUBBUB_CACHE_TTL_S",
     "cache_max_body_bytes": "HUBBUB_CACHE_MAX_BODY_BYTES",
     "stale_max_s": "HUBBUB_STALE_MAX_S",
+    "invalidation_settle_s": "HUBBUB_INVALIDATION_SETTLE_S",
     "caller_limit": "HUBBUB_CALLER_LIMIT",
     "anonymous_limit": "HUBBUB_ANONYMOUS_LIMIT",
     "graphql_limit": "HUBBUB_GRAPHQL_LIMIT",

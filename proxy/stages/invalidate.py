@@ -2,32 +2,47 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterable
 
+from proxy import clock
 from proxy.messages import GatewayRequest, GatewayResponse, Handler
 from proxy.scopes import write_scopes
 from shared.errors import StoreUnavailable
-from shared.store import Store
+from shared.store import Store, load_script
 from shared.store.keys import Keys
 
 log = logging.getLogger("hubbub.invalidate")
 
+BUMP = load_script("scope_bump")
+
 
 class Invalidator:
-    """Bumps scope counters; webhooks use the same object for GitHub-side changes."""
+    """Bumps scope versions; webhooks use the same object for GitHub-side changes.
+
+    The bump and the announcement on the invalidation channel (for caches held in process
+    memory) go in one round trip.
+    """
 
     def __init__(self, store: Store, keys: Keys, ttl_s: int) -> None:
         self.store = store
         self.keys = keys
+        # A version must outlive every entry stamped with it.
         self.ttl_ms = ttl_s * 1000
 
-    async def invalidate(self, scopes: list[str]) -> None:
-        commands: list[tuple[str | int, ...]] = []
-        for scope in scopes:
-            key = self.keys.scope_version(scope)
-            # The counter must outlive every entry stamped with it.
-            commands += [("INCR", key), ("PEXPIRE", key, self.ttl_ms)]
-        await self.store.pipeline(commands)
+    async def invalidate(self, scopes: Iterable[str]) -> None:
+        unique = list(dict.fromkeys(scopes))
+        if not unique:
+            return
+        version_keys = [self.keys.scope_version(scope) for scope in unique]
+        await self.store.pipeline(
+            [
+                # EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT, and it is short.
+                ("EVAL", BUMP.source, len(version_keys), *version_keys, clock.now_ms(), self.ttl_ms),
+                ("PUBLISH", self.keys.invalidation_channel(), json.dumps(unique)),
+            ]
+        )
 
 
 class Invalidate:

@@ -56,7 +56,7 @@ class Revalidate:
                 entry,
                 headers=merge_304(entry.headers, response.headers),
                 validated_ms=now,
-                scope_version=request.scope_version,
+                stamp=request.stamp,
             )
             await self._save(request.cache_key, refreshed)
             return refreshed.to_response(CacheOutcome.REVALIDATED, now)
@@ -64,7 +64,7 @@ class Revalidate:
             return self._stale(entry) or response
         if self._is_storable(response):
             await self._save(
-                request.cache_key, CacheEntry.from_response(response, now, request.scope_version)
+                request.cache_key, CacheEntry.from_response(response, now, request.stamp)
             )
         return response
 

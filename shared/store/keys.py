@@ -17,6 +17,10 @@ class Keys:
         """A counter bumped whenever something under `scope` changes (writes, webhooks)."""
         return f"{self.prefix}scope:{scope}"
 
+    def invalidation_channel(self) -> str:
+        """Pub/sub: the scopes each invalidation bumped, for caches held in process memory."""
+        return f"{self.prefix}invalidations"
+
     # Single flight across processes.
     def flight_lease(self, cache_key: str) -> str:
         return f"{self.prefix}flight:{cache_key}"
