@@ -35,11 +35,11 @@ class Invalidator:
         unique = list(dict.fromkeys(scopes))
         if not unique:
             return
-        version_keys = [self.keys.scope_version(scope) for scope in unique]
+        keys = [self.keys.scope_version(scope) for scope in unique]
         await self.store.pipeline(
             [
                 # EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT, and it is short.
-                ("EVAL", BUMP.source, len(version_keys), *version_keys, clock.now_ms(), self.ttl_ms),
+                ("EVAL", BUMP.source, len(keys), *keys, clock.now_ms(), self.ttl_ms),
                 ("PUBLISH", self.keys.invalidation_channel(), json.dumps(unique)),
             ]
         )
