@@ -123,6 +123,49 @@ class CommandStore(ABC):
             command += ["COUNT", count]
         return entries_of(await self._call(command))
 
+    async def xrevrange(
+        self, key: str, end: str = "+", start: str = "-", count: int | None = None
+    ) -> list[tuple[str, dict[str, str]]]:
+        command: list[str | int] = ["XREVRANGE", key, end, start]
+        if count is not None:
+            command += ["COUNT", count]
+        return entries_of(await self._call(command))
+
+    async def xgroup_create(self, key: str, group: str, start: str = "$") -> bool:
+        try:
+            await self._call(("XGROUP", "CREATE", key, group, start, "MKSTREAM"))
+        except StoreError as exc:
+            if "BUSYGROUP" in str(exc):
+                return False
+            raise
+        return True
+
+    async def xack(self, key: str, group: str, *ids: str) -> int:
+        return await self._call(("XACK", key, group, *ids)) if ids else 0
+
+    async def xpending(
+        self, key: str, group: str, *, idle_ms: int, count: int
+    ) -> list[tuple[str, str, int, int]]:
+        # Without IDLE for 0: fakeredis filters on a strict "older than", Redis does not.
+        idle = ("IDLE", idle_ms) if idle_ms > 0 else ()
+        reply = await self._call(("XPENDING", key, group, *idle, "-", "+", count))
+        return [(entry_id, owner, int(idle), int(times)) for entry_id, owner, idle, times in reply]
+
+    async def xclaim(
+        self, key: str, group: str, consumer: str, min_idle_ms: int, ids: Sequence[str]
+    ) -> list[tuple[str, dict[str, str]]]:
+        if not ids:
+            return []
+        reply = await self._call(("XCLAIM", key, group, consumer, min_idle_ms, *ids))
+        # An entry trimmed from the stream while pending comes back as nil.
+        return entries_of([entry for entry in reply if entry and entry[1] is not None])
+
+    async def sadd(self, key: str, *members: str) -> int:
+        return await self._call(("SADD", key, *members)) if members else 0
+
+    async def smembers(self, key: str) -> set[str]:
+        return set(await self._call(("SMEMBERS", key)))
+
     async def publish(self, channel: str, message: str) -> int:
         return await self._call(("PUBLISH", channel, message))
 

@@ -144,7 +144,28 @@ class NativeStore(CommandStore):
     async def xread(
         self, streams: Mapping[str, str], *, block_ms: int | None = None, count: int | None = None
     ) -> list[tuple[str, list[tuple[str, dict[str, str]]]]]:
-        command: list[str | int] = ["XREAD"]
+        return await self._read(["XREAD"], streams, block_ms=block_ms, count=count)
+
+    async def xreadgroup(
+        self,
+        group: str,
+        consumer: str,
+        streams: Mapping[str, str],
+        *,
+        block_ms: int | None = None,
+        count: int | None = None,
+    ) -> list[tuple[str, list[tuple[str, dict[str, str]]]]]:
+        command: list[str | int] = ["XREADGROUP", "GROUP", group, consumer]
+        return await self._read(command, streams, block_ms=block_ms, count=count)
+
+    async def _read(
+        self,
+        command: list[str | int],
+        streams: Mapping[str, str],
+        *,
+        block_ms: int | None,
+        count: int | None,
+    ) -> list[tuple[str, list[tuple[str, dict[str, str]]]]]:
         if count is not None:
             command += ["COUNT", count]
         if block_ms is not None:

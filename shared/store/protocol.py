@@ -63,6 +63,32 @@ class Store(Protocol):
         self, key: str, start: str = "-", end: str = "+", count: int | None = None
     ) -> list[tuple[str, dict[str, str]]]: ...
 
+    async def xrevrange(
+        self, key: str, end: str = "+", start: str = "-", count: int | None = None
+    ) -> list[tuple[str, dict[str, str]]]: ...
+
+    async def xgroup_create(self, key: str, group: str, start: str = "$") -> bool:
+        """XGROUP CREATE ... MKSTREAM; False when the group already exists."""
+        ...
+
+    async def xack(self, key: str, group: str, *ids: str) -> int: ...
+
+    async def xpending(
+        self, key: str, group: str, *, idle_ms: int, count: int
+    ) -> list[tuple[str, str, int, int]]:
+        """Entries pending longer than `idle_ms`: (id, consumer, idle ms, times delivered)."""
+        ...
+
+    async def xclaim(
+        self, key: str, group: str, consumer: str, min_idle_ms: int, ids: Sequence[str]
+    ) -> list[tuple[str, dict[str, str]]]:
+        """Take over entries still idle for `min_idle_ms`; two claimants never both win one."""
+        ...
+
+    async def sadd(self, key: str, *members: str) -> int: ...
+
+    async def smembers(self, key: str) -> set[str]: ...
+
     async def publish(self, channel: str, message: str) -> int: ...
 
     async def eval_script(
@@ -97,4 +123,14 @@ class SubscribingStore(Store, Protocol):
 
     async def xread(
         self, streams: Mapping[str, str], *, block_ms: int | None = None, count: int | None = None
+    ) -> list[tuple[str, list[tuple[str, dict[str, str]]]]]: ...
+
+    async def xreadgroup(
+        self,
+        group: str,
+        consumer: str,
+        streams: Mapping[str, str],
+        *,
+        block_ms: int | None = None,
+        count: int | None = None,
     ) -> list[tuple[str, list[tuple[str, dict[str, str]]]]]: ...

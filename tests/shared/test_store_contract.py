@@ -139,6 +139,43 @@ async def test_xadd_with_maxlen_keeps_the_newest(store: Store) -> None:
     assert entries[-1] == (ids[-1], {"n": "4"})
 
 
+async def test_xrevrange_reads_newest_first(store: Store) -> None:
+    ids = [await store.xadd("s", {"n": str(n)}) for n in range(3)]
+    assert await store.xrevrange("s", count=2) == [(ids[2], {"n": "2"}), (ids[1], {"n": "1"})]
+    assert await store.xrevrange("nothing") == []
+
+
+async def test_a_consumer_group_hands_each_entry_to_one_consumer(store: Store) -> None:
+    assert await store.xgroup_create("jobs", "workers", "0") is True
+    assert await store.xgroup_create("jobs", "workers", "0") is False
+    await store.xadd("jobs", {"n": TEXT})
+    # Nothing pending yet: an idle threshold of 0 lists only delivered, unacked entries.
+    assert await store.xpending("jobs", "workers", idle_ms=0, count=10) == []
+
+
+async def test_pending_entries_are_claimed_once_and_acked(store: Store) -> None:
+    await store.xgroup_create("jobs", "workers", "0")
+    entry = await store.xadd("jobs", {"n": TEXT})
+    # The REST store cannot block, but a non-blocking group read is a plain command.
+    await store.pipeline([("XREADGROUP", "GROUP", "workers", "alice", "STREAMS", "jobs", ">")])
+    pending = await store.xpending("jobs", "workers", idle_ms=0, count=10)
+    assert [(p[0], p[1], p[3]) for p in pending] == [(entry, "alice", 1)]
+    assert await store.xclaim("jobs", "workers", "bob", 0, [entry]) == [(entry, {"n": TEXT})]
+    # Claimed just now, so not idle: a second claimant waiting for 60 s idle gets nothing.
+    assert await store.xclaim("jobs", "workers", "carol", 60_000, [entry]) == []
+    pending = await store.xpending("jobs", "workers", idle_ms=0, count=10)
+    assert [(p[0], p[1], p[3]) for p in pending] == [(entry, "bob", 2)]
+    assert await store.xack("jobs", "workers", entry) == 1
+    assert await store.xpending("jobs", "workers", idle_ms=0, count=10) == []
+    assert await store.xclaim("jobs", "workers", "bob", 0, []) == []
+
+
+async def test_sets_hold_members_once(store: Store) -> None:
+    assert await store.sadd("names", "octo/hello", TEXT, "octo/hello") == 2
+    assert await store.smembers("names") == {"octo/hello", TEXT}
+    assert await store.smembers("nothing") == set()
+
+
 async def test_publish_answers_the_receiver_count(store: Store) -> None:
     assert await store.publish("nobody-listens", "x") == 0
 
@@ -261,6 +298,24 @@ async def test_stream_reads_across_streams_with_count(subscribing_store: Subscri
         ("b", [(b1, {"n": "1"})]),
     ]
     assert await store.xread({"b": b1}, block_ms=10) == []
+
+
+async def test_a_group_read_blocks_until_an_entry_arrives(
+    subscribing_store: SubscribingStore,
+) -> None:
+    store = subscribing_store
+    await store.xgroup_create("jobs", "workers", "$")
+    reader = asyncio.create_task(
+        store.xreadgroup("workers", "alice", {"jobs": ">"}, block_ms=5000, count=10)
+    )
+    added = await store.xadd("jobs", {"n": TEXT})
+    async with asyncio.timeout(5):
+        assert await reader == [("jobs", [(added, {"n": TEXT})])]
+    assert await store.xreadgroup("workers", "bob", {"jobs": ">"}, block_ms=10) == []
+    # Its own pending entries, from id 0.
+    assert await store.xreadgroup("workers", "alice", {"jobs": "0"}) == [
+        ("jobs", [(added, {"n": TEXT})])
+    ]
 
 
 # --- Native specifics and failures ------------------------------------------------------
