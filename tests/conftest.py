@@ -23,7 +23,7 @@ import pytest_asyncio
 from starlette.datastructures import Secret
 
 from shared.config import Settings
-from shared.store import Store, connect
+from shared.store import Store, SubscribingStore, connect
 from tests.fakes.redis_server import RedisServer
 from tests.fakes.serving import serve
 from tests.fakes.upstash import create_upstash_app
@@ -127,3 +127,13 @@ async def store(backend: str, make_store: StoreFactory) -> Store:
 @pytest_asyncio.fixture
 async def store_pair(backend: str, make_store: StoreFactory) -> tuple[Store, Store]:
     return await make_store(backend), await make_store(backend)
+
+
+@pytest_asyncio.fixture(params=[b for b in BACKENDS if b != "rest"])
+async def subscribing_store(
+    request: pytest.FixtureRequest, make_store: StoreFactory
+) -> SubscribingStore:
+    """A Store that can subscribe and block (embedded and native): the persistent layer's."""
+    store = await make_store(request.param)
+    assert isinstance(store, SubscribingStore)
+    return store

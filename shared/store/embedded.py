@@ -8,6 +8,9 @@ so everything but construction is NativeStore's.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
+
 from shared.store.native import MAX_CONNECTIONS, NativeStore
 
 try:
@@ -15,6 +18,9 @@ try:
     from redis.asyncio import BlockingConnectionPool
 except ImportError as exc:  # pragma: no cover - fakeredis is a runtime dependency
     raise ImportError("the embedded store needs fakeredis: pip install 'fakeredis[lua]'") from exc
+
+
+_POLL_S = 0.01
 
 
 class EmbeddedStore(NativeStore):
@@ -29,3 +35,21 @@ class EmbeddedStore(NativeStore):
             max_connections=MAX_CONNECTIONS,
         )
         super().__init__(client)
+
+    async def xreadgroup(
+        self,
+        group: str,
+        consumer: str,
+        streams: Mapping[str, str],
+        *,
+        block_ms: int | None = None,
+        count: int | None = None,
+    ) -> list[tuple[str, list[tuple[str, dict[str, str]]]]]:
+        """fakeredis answers a group read at once, ignoring BLOCK: wait here instead, by
+        polling (in process, so cheap), or a consumer loop would spin."""
+        deadline = asyncio.get_running_loop().time() + (block_ms or 0) / 1000
+        while True:
+            reply = await super().xreadgroup(group, consumer, streams, count=count)
+            if reply or block_ms is None or asyncio.get_running_loop().time() >= deadline:
+                return reply
+            await asyncio.sleep(_POLL_S)

@@ -21,6 +21,32 @@ class Keys:
         """Pub/sub: the scopes each invalidation bumped, for caches held in process memory."""
         return f"{self.prefix}invalidations"
 
+    # The event bus (shared/events) and webhook deliveries.
+    def event_stream(self) -> str:
+        return f"{self.prefix}events"
+
+    def repository_stream(self, repository_id: int) -> str:
+        return f"{self.prefix}events:repo:{repository_id}"
+
+    def repository_stream_first(self, repository_id: int) -> str:
+        """The first id ever appended to a repository's stream: tells a trimmed gap apart."""
+        return f"{self.prefix}events-first:{repository_id}"
+
+    def repository_names(self, repository_id: int) -> str:
+        return f"{self.prefix}repo-names:{repository_id}"
+
+    def repository_id(self, full_name: str) -> str:
+        return f"{self.prefix}repo-id:{full_name.lower()}"
+
+    def dead_letters(self) -> str:
+        return f"{self.prefix}events:dead"
+
+    def event_failures(self, group: str) -> str:
+        return f"{self.prefix}events:failures:{group}"
+
+    def webhook_delivery(self, hook_id: str, delivery_id: str) -> str:
+        return f"{self.prefix}delivery:{hook_id}:{delivery_id}"
+
     # Single flight across processes.
     def flight_lease(self, cache_key: str) -> str:
         return f"{self.prefix}flight:{cache_key}"

@@ -13,7 +13,6 @@ import subprocess
 import sys
 
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 
 from shared.errors import StoreError, StoreUnavailable
@@ -21,7 +20,7 @@ from shared.store import Script, Store, SubscribingStore, connect
 from shared.store.embedded import EmbeddedStore
 from shared.store.native import NativeStore
 from shared.store.rest import RestStore
-from tests.conftest import BACKENDS, SettingsFor, StoreFactory
+from tests.conftest import SettingsFor
 from tests.fakes.serving import free_port
 
 
@@ -33,15 +32,6 @@ ECHO = script("echo", "return {KEYS[1], ARGV[1], redis.call('INCR', KEYS[1])}")
 FAILING = script("failing", "return redis.error_reply('ERR the script says no')")
 
 TEXT = "héllo wörld 🎉 — 漢字"
-
-
-@pytest_asyncio.fixture(params=[b for b in BACKENDS if b != "rest"])
-async def subscribing_store(
-    request: pytest.FixtureRequest, make_store: StoreFactory
-) -> SubscribingStore:
-    store = await make_store(request.param)
-    assert isinstance(store, SubscribingStore)
-    return store
 
 
 # --- Every backend ----------------------------------------------------------------------
