@@ -1,20 +1,28 @@
 """The GitHub gateway, as a library and as the serverless app's `/api/github/*` routes.
 
-Packages above import from here only: `Gateway`, its request and response types, and
-the HTTP app pieces.
+Packages above import from here only: `Gateway`, its request and response types, the
+invalidation vocabulary (scopes and the Invalidator webhooks drive), and the HTTP app
+pieces.
 """
 
 from proxy.gateway import Gateway
-from proxy.http_app import GatewayHolder, ProxyEndpoints, create_app, error_response
+from proxy.headers import CACHE_CONTROL
+from proxy.http_app import Endpoints, GatewayHolder, ProxyEndpoints, create_app, error_response
 from proxy.messages import CacheOutcome, GatewayRequest, GatewayResponse
+from proxy.scopes import repo_scope
+from proxy.stages.invalidate import Invalidator
 
 __all__ = [
+    "CACHE_CONTROL",
     "CacheOutcome",
+    "Endpoints",
     "Gateway",
     "GatewayHolder",
     "GatewayRequest",
     "GatewayResponse",
+    "Invalidator",
     "ProxyEndpoints",
     "create_app",
     "error_response",
+    "repo_scope",
 ]

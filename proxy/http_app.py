@@ -11,9 +11,9 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.convertors import Convertor, register_url_convertor
@@ -293,8 +293,22 @@ class GatewayHolder:
             self._gateway = None
 
 
-def create_app(settings: Settings, *, gateway: Gateway | None = None) -> Starlette:
-    """The serverless ASGI app (proxy routes; webhooks and auth join in later issues)."""
+class Endpoints(Protocol):
+    """A group of routes served beside the proxy's, sharing the process's gateway."""
+
+    def __init__(self, settings: Settings, gateway: Callable[[], Gateway]) -> None: ...
+
+    def routes(self) -> list[BaseRoute]: ...
+
+
+def create_app(
+    settings: Settings,
+    *,
+    gateway: Gateway | None = None,
+    endpoints: Sequence[type[Endpoints]] = (),
+) -> Starlette:
+    """The serverless ASGI app: the proxy's routes, and those of the layers above it
+    (webhooks) that the composer passes in — proxy never imports them."""
     holder = GatewayHolder(settings, gateway)
     owns_gateway = gateway is None
 
@@ -305,10 +319,13 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> Starlet
             await holder.aclose()
 
     return Starlette(
-        routes=ProxyEndpoints(settings, holder).routes(),
+        routes=[
+            *ProxyEndpoints(settings, holder).routes(),
+            *(route for group in endpoints for route in group(settings, holder).routes()),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
 
 
-__all__ = ["PREFIX", "GatewayHolder", "ProxyEndpoints", "create_app", "error_response"]
+__all__ = ["PREFIX", "Endpoints", "GatewayHolder", "ProxyEndpoints", "create_app", "error_response"]

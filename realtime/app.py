@@ -1,4 +1,5 @@
-"""The persistent server's ASGI app: every serverless route plus health, readiness, metrics.
+"""The persistent server's ASGI app: every serverless route plus health, readiness, metrics,
+and the event consumer that backs up webhook processing for the whole fleet.
 
 `hubbub dev` and `hubbub serve` run this app. Socket.IO rooms and the MCP endpoint join
 it in later issues; start-up and shutdown live in the Starlette lifespan so they can.
@@ -6,8 +7,12 @@ it in later issues; start-up and shutdown live in the Starlette lifespan so they
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,13 +26,22 @@ from proxy import Gateway, GatewayHolder, ProxyEndpoints
 from proxy.http_app import EXCEPTION_HANDLERS
 from shared.config import Settings
 from shared.errors import StoreUnavailable
+from shared.events import EventConsumer
+from shared.store import SubscribingStore
+from webhooks import Processor, WebhookEndpoints
 
 log = logging.getLogger("hubbub.server")
+
+
+# The consumer group that applies every stored event's invalidation once across the fleet.
+BACKSTOP_GROUP = "invalidation"
+_STOP_TIMEOUT_S = 5.0
 
 
 def create_app(settings: Settings, *, gateway: Gateway | None = None) -> Starlette:
     holder = GatewayHolder(settings, gateway)
     owns_gateway = gateway is None
+    webhooks = WebhookEndpoints(settings, holder)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -52,10 +66,13 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> Starlet
         )
         if settings.store_backend == "embedded":
             log.info("embedded store: state lives in this process only (set REDIS_URL to share)")
+        consumer = await _start_backstop(holder(), webhooks)
         # Start-up allocations live for the process; keep the cyclic GC from walking them.
         gc.collect()
         gc.freeze()
         yield
+        if consumer is not None:
+            await _stop(*consumer)
         if owns_gateway:
             await holder.aclose()
 
@@ -64,8 +81,44 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> Starlet
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *ProxyEndpoints(settings, holder).routes(),
+        *webhooks.routes(),
     ]
     return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+
+
+async def _start_backstop(
+    gateway: Gateway, webhooks: WebhookEndpoints
+) -> tuple[EventConsumer, asyncio.Task[None]] | None:
+    store = gateway.store
+    if not isinstance(store, SubscribingStore):
+        log.warning("the REST store cannot block on streams: no event consumer runs here")
+        return None
+    processor = Processor(gateway.invalidator, webhooks.bus(gateway))
+    consumer = EventConsumer(
+        store,
+        webhooks.keys,
+        processor,
+        group=BACKSTOP_GROUP,
+        name=f"{socket.gethostname()}-{os.getpid()}",
+        claim_idle_ms=webhooks.settings.event_claim_idle_ms,
+        max_attempts=webhooks.settings.event_max_attempts,
+    )
+    try:
+        await consumer.start()
+    except StoreUnavailable:
+        log.warning("store unreachable at start-up: the event consumer will join when it is back")
+    return consumer, asyncio.create_task(consumer.run(), name="event-consumer")
+
+
+async def _stop(consumer: EventConsumer, task: asyncio.Task[None]) -> None:
+    consumer.stop()
+    try:
+        async with asyncio.timeout(_STOP_TIMEOUT_S):
+            await task
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app_from_env() -> Starlette:

@@ -82,6 +82,15 @@ class Settings:
     penalty_default_s: int = 60
     flight_lease_ms: int = 15_000
 
+    # Webhooks and the event bus.
+    github_webhook_secret: Secret | None = None  # comma-separated: the first signs, all verify
+    webhook_max_body_bytes: int = 26_214_400  # GitHub's own cap, 25 MiB
+    webhook_dedupe_ttl_s: int = 432_000  # longer than GitHub's 3-day redelivery window
+    event_stream_maxlen: int = 100_000
+    repository_stream_maxlen: int = 1000
+    event_claim_idle_ms: int = 30_000
+    event_max_attempts: int = 5
+
     # Request bounds.
     batch_max: int = 20
     max_request_body_bytes: int = 1_048_576
@@ -97,6 +106,14 @@ class Settings:
         if self.upstash_rest_url is not None:
             return "rest"
         return "embedded"
+
+    @property
+    def webhook_secrets(self) -> list[bytes]:
+        """Every secret a delivery may be signed with, in order (rotation: new, old)."""
+        if self.github_webhook_secret is None:
+            return []
+        raw = str(self.github_webhook_secret)
+        return [part.strip().encode() for part in raw.split(",") if part.strip()]
 
     def fresh_s_for(self, path: str) -> int:
         """The fresh window for an upstream path: the longest matching rule, else the default."""
@@ -179,13 +196,20 @@ ENVIRONMENT: dict[str, str] = {
     "write_spacing_ms": "HUBBUB_WRITE_SPACING_MS",
     "penalty_default_s": "HUBBUB_PENALTY_DEFAULT_S",
     "flight_lease_ms": "HUBBUB_FLIGHT_LEASE_MS",
+    "github_webhook_secret": "GITHUB_WEBHOOK_SECRET",
+    "webhook_max_body_bytes": "HUBBUB_WEBHOOK_MAX_BODY_BYTES",
+    "webhook_dedupe_ttl_s": "HUBBUB_WEBHOOK_DEDUPE_TTL_S",
+    "event_stream_maxlen": "HUBBUB_EVENT_STREAM_MAXLEN",
+    "repository_stream_maxlen": "HUBBUB_REPOSITORY_STREAM_MAXLEN",
+    "event_claim_idle_ms": "HUBBUB_EVENT_CLAIM_IDLE_MS",
+    "event_max_attempts": "HUBBUB_EVENT_MAX_ATTEMPTS",
     "batch_max": "HUBBUB_BATCH_MAX",
     "max_request_body_bytes": "HUBBUB_MAX_REQUEST_BODY_BYTES",
     "log_level": "HUBBUB_LOG_LEVEL",
     "log_format": "HUBBUB_LOG_FORMAT",
 }
 
-_SECRETS = {"github_token", "redis_url", "upstash_rest_token"}
+_SECRETS = {"github_token", "redis_url", "upstash_rest_token", "github_webhook_secret"}
 
 
 def _cast(name: str, variable: str, raw: str, default: Any) -> Any:
@@ -233,5 +257,12 @@ def _validate(settings: Settings) -> None:
             raise SettingsError("HUBBUB_PUBLIC_URL must be an http(s):// origin")
     if settings.log_format not in {"json", "text"}:
         raise SettingsError("HUBBUB_LOG_FORMAT must be json or text")
+    if settings.webhook_dedupe_ttl_s < 345_600:
+        raise SettingsError(
+            "HUBBUB_WEBHOOK_DEDUPE_TTL_S must be at least 345600 (4 days): GitHub redelivers"
+            " for 3 days"
+        )
+    if settings.event_max_attempts == 0:
+        raise SettingsError("HUBBUB_EVENT_MAX_ATTEMPTS must be at least 1")
     if settings.caller_window_s == 0:
         raise SettingsError("HUBBUB_CALLER_WINDOW_S must be at least 1")

@@ -12,7 +12,17 @@ import logging
 import sys
 from typing import Literal
 
-_EXTRAS = ("request_id", "github_request_id")
+_EXTRAS = (
+    "request_id",
+    "github_request_id",
+    # Webhook deliveries: what may be logged about one (never headers or bodies).
+    "event",
+    "action",
+    "delivery",
+    "hook_id",
+    "repository",
+    "outcome",
+)
 
 
 class JsonFormatter(logging.Formatter):

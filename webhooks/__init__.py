@@ -1,4 +1,6 @@
-"""GitHub webhook receiver: verify, dedupe, invalidate, publish.
+"""GitHub webhook receiver: verify, deduplicate, store on the event bus, invalidate."""
 
-Filled by the webhooks issue; empty until then.
-"""
+from webhooks.processing import Processor
+from webhooks.receiver import PATH, WebhookEndpoints
+
+__all__ = ["PATH", "Processor", "WebhookEndpoints"]

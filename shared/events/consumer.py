@@ -70,11 +70,15 @@ class EventConsumer:
         cancelling it, so no handler is cut off half-way and no connection is left mid-reply.
         """
         self._stopping.clear()
-        await self.start()
+        joined = False
         while not self._stopping.is_set():
             try:
+                if not joined:
+                    await self.start()
+                    joined = True
                 await self.step()
             except StoreError as exc:
+                joined = False  # the group may be gone with the data (a flushed Redis)
                 log.warning("event consumer waiting for the store: %s", exc)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(_STORE_RETRY_S):
