@@ -55,7 +55,7 @@ def read_scope(path: str) -> str:
         if len(segments) >= 5 and collection in ITEMISED:
             return f"{repo}/{collection}/{segments[4].lower()}"
         return f"{repo}/{collection}"
-    return "/".join(segments[:2])
+    return "/".join(segments[:2]).lower()
 
 
 def stamp_scopes(path: str) -> list[str]:

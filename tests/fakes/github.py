@@ -168,6 +168,7 @@ class FakeGitHub:
         self._held_changed = asyncio.Condition()
         self._next_id = 1000
         self._last_stamp = 0
+        self._documents: dict[str, Any] = {}  # lower-case API path -> JSON served as is
 
     # --- set-up -----------------------------------------------------------------------
 
@@ -240,6 +241,11 @@ class FakeGitHub:
         self._set_state(issue, state)
         repo.issues[issue.number] = issue
         return self._render().issue(repo, issue)
+
+    def add_document(self, path: str, payload: Any) -> None:
+        """Serve `payload` at an exact API path (GET, with ETags) to anyone: for endpoints
+        the fake does not model, whose contents a test does not care about."""
+        self._documents[path.lower()] = payload
 
     def rename_repo(self, owner: str, old: str, new: str) -> None:
         """Rename: the old name then answers 301 to `/repositories/{id}` (307 for writes)."""
@@ -519,6 +525,8 @@ class FakeGitHub:
         segments = [] if api_path == "/" else api_path.split("/")[1:]
         login = self._login(request.token)
         render = self._render(request)
+        if method == "GET" and api_path.lower() in self._documents:
+            return _Reply(200, self._documents[api_path.lower()])
         match method, segments:
             case "GET", []:
                 return _Reply(200, render.root())
