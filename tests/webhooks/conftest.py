@@ -32,6 +32,11 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "webhooks"
 HOOK_ID = "123456"
 
 
+def secrets(*values: bytes) -> Secret:
+    """GITHUB_WEBHOOK_SECRET's value: a comma-separated list, the first one current."""
+    return Secret(",".join(value.decode() for value in values or (SECRET,)))
+
+
 def fixture_payload(event: str, name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / event / f"{name}.json").read_text(encoding="utf-8"))
 
@@ -90,7 +95,7 @@ async def make_hooks(make_gateway: GatewayFactory) -> AsyncIterator[HooksFactory
     clients: list[httpx.AsyncClient] = []
 
     def make(gateway: Gateway | None = None, **changes: Any) -> Hooks:
-        changes.setdefault("github_webhook_secret", _secret(SECRET, OLD_SECRET))
+        changes.setdefault("github_webhook_secret", secrets(SECRET, OLD_SECRET))
         gateway = gateway or make_gateway(**changes)
         app = create_app(gateway.settings, gateway=gateway, endpoints=[WebhookEndpoints])
         client = httpx.AsyncClient(
@@ -107,7 +112,3 @@ async def make_hooks(make_gateway: GatewayFactory) -> AsyncIterator[HooksFactory
 @pytest_asyncio.fixture
 async def hooks(make_hooks: HooksFactory) -> Hooks:
     return make_hooks()
-
-
-def _secret(*secrets: bytes) -> Secret:
-    return Secret(",".join(secret.decode() for secret in secrets))

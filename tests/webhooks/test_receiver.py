@@ -15,6 +15,7 @@ from tests.webhooks.conftest import (
     Hooks,
     HooksFactory,
     fixture_payload,
+    secrets,
     signed,
 )
 from webhooks.signature import matching_secret, sign
@@ -265,14 +266,8 @@ async def test_an_unreachable_store_answers_503_so_github_records_a_failure(
     from tests.fakes.serving import free_port
 
     store = NativeStore.from_url(f"redis://127.0.0.1:{free_port()}/0", timeout_ms=200)
-    hooks = make_hooks(make_gateway(store, github_webhook_secret=_secrets()))
+    hooks = make_hooks(make_gateway(store, github_webhook_secret=secrets()))
     response = await hooks.deliver("issues", ISSUE_EDITED)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "store_unavailable"
     await store.aclose()
-
-
-def _secrets():
-    from starlette.datastructures import Secret
-
-    return Secret(SECRET.decode())
