@@ -1,9 +1,12 @@
-"""The `hubbub` command: `dev`, `serve` and `config`."""
+"""The `hubbub` command: `dev`, `serve`, `config`, `events tail` and `webhooks send`."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import sys
+from pathlib import Path
 
 from shared.config import Settings, SettingsError
 from shared.logging import configure_logging, uvicorn_log_config
@@ -65,6 +68,49 @@ def _config(args: argparse.Namespace) -> None:
         print(f"{variable}={value}")
 
 
+def _events_tail(args: argparse.Namespace) -> None:
+    from realtime.event_tools import tail_events
+    from shared.store import connect
+    from shared.store.keys import Keys
+
+    settings = _settings()
+    if settings.store_backend == "embedded":
+        sys.exit(
+            "hubbub: events tail needs REDIS_URL or UPSTASH_REDIS_REST_*: the embedded"
+            " store lives inside the server process"
+        )
+
+    async def run() -> None:
+        store = connect(settings)
+        try:
+            await tail_events(
+                store, Keys(settings.key_prefix), repo=args.repo, count=args.count, since=args.since
+            )
+        finally:
+            await store.aclose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+def _webhooks_send(args: argparse.Namespace) -> None:
+    from realtime.event_tools import send_delivery
+
+    settings = _settings()
+    secrets = settings.webhook_secrets
+    if args.secret is not None:
+        secrets = [args.secret.encode()]
+    if not secrets:
+        sys.exit("hubbub: set GITHUB_WEBHOOK_SECRET (or pass --secret) to sign the delivery")
+    if not args.file.is_file():
+        sys.exit(f"hubbub: no such file: {args.file}")
+    body = args.file.read_bytes()
+    response = asyncio.run(send_delivery(args.url, args.event, body, secrets[0]))
+    print(f"{response.status_code} {response.text}")
+    if response.status_code >= 400:
+        sys.exit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hubbub",
@@ -107,6 +153,34 @@ def build_parser() -> argparse.ArgumentParser:
         ".env, with secrets masked.",
     )
     config.set_defaults(handler=_config)
+
+    events = commands.add_parser("events", help="watch the event stream")
+    events_commands = events.add_subparsers(dest="events_command", required=True)
+    tail = events_commands.add_parser(
+        "tail",
+        help="print events as they arrive, one JSON object a line",
+        description="Print every new event on the stream (webhook deliveries and Hubbub's "
+        "own) as one JSON envelope a line, from now on, until interrupted.",
+    )
+    tail.add_argument("--repo", help="only this repository (owner/name or numeric id)")
+    tail.add_argument("--count", type=int, help="stop after this many events")
+    tail.add_argument("--since", help="start after this stream id instead of now (0: all)")
+    tail.set_defaults(handler=_events_tail)
+
+    webhooks = commands.add_parser("webhooks", help="work with GitHub webhook deliveries")
+    webhooks_commands = webhooks.add_subparsers(dest="webhooks_command", required=True)
+    send = webhooks_commands.add_parser(
+        "send",
+        help="sign a payload as GitHub does and deliver it to a running Hubbub",
+        description="Read a payload file, sign its exact bytes with the first secret in "
+        "GITHUB_WEBHOOK_SECRET (or --secret), and POST it as one delivery, for local "
+        "development.",
+    )
+    send.add_argument("--event", required=True, help="the X-GitHub-Event, e.g. issues")
+    send.add_argument("--file", required=True, type=Path, help="the JSON payload")
+    send.add_argument("--url", default="http://127.0.0.1:8000/api/webhooks/github")
+    send.add_argument("--secret", help="sign with this secret instead")
+    send.set_defaults(handler=_webhooks_send)
     return parser
 
 
