@@ -58,7 +58,8 @@ class Settings:
 
     # Cache.
     cache_fresh_s: int = 60
-    cache_fresh_rules: tuple[tuple[str, int], ...] = ()
+    # Search results change with everything and no event announces it: kept briefly.
+    cache_fresh_rules: tuple[tuple[str, int], ...] = (("/search", 10),)
     cache_ttl_s: int = 86_400
     cache_max_body_bytes: int = 1_048_576
     stale_max_s: int = 600
