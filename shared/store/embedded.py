@@ -20,7 +20,7 @@ except ImportError as exc:  # pragma: no cover - fakeredis is a runtime dependen
     raise ImportError("the embedded store needs fakeredis: pip install 'fakeredis[lua]'") from exc
 
 
-_POLL_S = 0.01
+_POLL_S = 0.05
 
 
 class EmbeddedStore(NativeStore):

@@ -11,7 +11,7 @@ import pytest
 
 from tests.fakes.github import FakeGitHub
 from tests.proxy.conftest import TOKEN_A, auth
-from tests.webhooks.conftest import Hooks, HooksFactory, all_fixtures, fixture_payload
+from tests.webhooks.conftest import Hooks, HooksFactory, all_fixtures, fixture_payload, signed
 from webhooks.invalidation import HANDLED_EVENTS, markdown_table, scopes_for
 
 DOCS = Path(__file__).parent.parent.parent / "docs" / "webhooks.md"
@@ -309,3 +309,24 @@ async def test_a_fetch_that_started_before_an_event_is_not_stored_as_fresh(
     response = await hooks.client.get(f"/api/github{path}", headers=auth(TOKEN_A))
     assert response.headers["x-cache"] == "MISS"
     assert response.json() == {"version": "after the edit"}
+
+
+async def test_a_lost_oversize_delivery_resyncs_its_repository(
+    make_hooks: HooksFactory, github: FakeGitHub, clock: list[int]
+) -> None:
+    hooks = make_hooks(webhook_max_body_bytes=20_000)
+    payload = fixture_payload("issues", "edited")
+    # An earlier delivery taught Hubbub the repository's id and name.
+    assert (await hooks.deliver("issues", payload)).status_code == 202
+    paths = [f"/repos/{repo_of(payload)}/contents/README.md", f"/repos/{repo_of(payload)}"]
+    await prime(hooks, github, paths)
+    big = {**payload, "padding": "x" * 30_000}
+    body, headers = signed("push", big)
+    headers["x-github-hook-installation-target-id"] = str(payload["repository"]["id"])
+    response = await hooks.client.post("/api/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 413
+    assert len(await hooks.stream()) == 1  # nothing stored for the lost delivery
+    assert await states(hooks, [*paths, CONTROL]) == {
+        **dict.fromkeys(paths, "REVALIDATED"),
+        CONTROL: "HIT",
+    }
