@@ -1,4 +1,5 @@
-"""Vercel's entry point serves the proxy and loads nothing of the persistent layer."""
+"""Vercel's entry point serves the proxy and the webhook receiver, and loads nothing of
+the persistent layer."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def test_the_entry_point_imports_only_what_the_serverless_routes_need() -> None:
         timeout=60,
     )
     loaded = set(json.loads(done.stdout))
-    assert "starlette" in loaded and "proxy" in loaded
+    assert {"starlette", "proxy", "webhooks"} <= loaded
     for heavy in ("realtime", "uvicorn", "fakeredis", "lupa", "socketio", "mcp", "pycrdt"):
         assert heavy not in loaded, heavy
 
@@ -38,3 +39,23 @@ def test_vercel_routes_the_api_to_the_entry_point() -> None:
     config = json.loads((ROOT / "vercel.json").read_text())
     assert "api/index.py" in config["functions"]
     assert {"source": "/api/(.*)", "destination": "/api/index.py"} in config["rewrites"]
+
+
+def test_the_entry_point_routes_webhooks_to_the_receiver() -> None:
+    probe = (
+        "import api.index\n"
+        "from starlette.testclient import TestClient\n"
+        "response = TestClient(api.index.app).post('/api/webhooks/github', content=b'{}')\n"
+        "print(response.status_code, response.json()['error']['code'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={"GITHUB_WEBHOOK_SECRET": "s3cret", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    # Unsigned, so refused before the (embedded) store is touched.
+    assert done.stdout.split() == ["401", "invalid_signature"]

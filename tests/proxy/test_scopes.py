@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+import proxy.clock
+from proxy import Invalidator
 from proxy.cache_entry import RECHECK_MS, CacheEntry
 from proxy.scopes import last_change_ms, read_scope, stamp_of, stamp_scopes, write_scopes
+from shared.store import Store
+from shared.store.keys import Keys
 
 
 @pytest.mark.parametrize(
@@ -68,3 +74,19 @@ def test_an_answer_just_after_a_change_is_fresh_only_briefly() -> None:
     assert not soon.is_fresh(soon.validated_ms + RECHECK_MS, 60, stamp, settle_ms)
     assert later.is_fresh(later.validated_ms + 59_000, 60, stamp, settle_ms)
     assert not later.is_fresh(later.validated_ms, 60, stamp_of([str(changed_ms + 1)]), settle_ms)
+
+
+async def test_racing_invalidations_each_leave_a_distinct_version(
+    store_pair: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every bump must be seen: with the clock standing still, 60 bumps from two
+    # processes must move the version by exactly 60, none lost to a race.
+    monkeypatch.setattr(proxy.clock, "now_ms", lambda: 1_800_000_000_000)
+    keys = Keys("t:")
+    first, second = (Invalidator(store, keys, ttl_s=60) for store in store_pair)
+    await first.invalidate(["repos/octo/hello/issues"])
+    await asyncio.gather(
+        *(each.invalidate(["repos/octo/hello/issues"]) for each in [first, second] * 30)
+    )
+    version = await store_pair[0].get(keys.scope_version("repos/octo/hello/issues"))
+    assert version == str(1_800_000_000_000 + 60)
