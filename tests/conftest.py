@@ -20,6 +20,7 @@ from contextlib import AsyncExitStack
 import fakeredis
 import pytest
 import pytest_asyncio
+from starlette.applications import Starlette
 from starlette.datastructures import Secret
 
 from shared.config import Settings
@@ -58,10 +59,16 @@ def fresh_redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
+@pytest.fixture
+def upstash_app(fresh_redis_url: str) -> Starlette:
+    """The fake Upstash REST API in front of this test's Redis (`.state.requests`)."""
+    return create_upstash_app(fresh_redis_url, UPSTASH_TOKEN)
+
+
 @pytest_asyncio.fixture
-async def upstash(fresh_redis_url: str) -> AsyncIterator[tuple[str, str]]:
-    """(base URL, token) of the fake Upstash REST API in front of this test's Redis."""
-    async with serve(create_upstash_app(fresh_redis_url, UPSTASH_TOKEN)) as base_url:
+async def upstash(upstash_app: Starlette) -> AsyncIterator[tuple[str, str]]:
+    """(base URL, token) of the fake Upstash, served on a free port."""
+    async with serve(upstash_app) as base_url:
         yield base_url, UPSTASH_TOKEN
 
 
@@ -93,7 +100,7 @@ async def settings_for(request: pytest.FixtureRequest) -> AsyncIterator[Settings
             if backend == "native":
                 return embedded.replace(redis_url=Secret(redis_url))
             if not upstash_url:
-                app = create_upstash_app(redis_url, UPSTASH_TOKEN)
+                app = request.getfixturevalue("upstash_app")
                 upstash_url.append(await stack.enter_async_context(serve(app)))
             return embedded.replace(
                 upstash_rest_url=upstash_url[0], upstash_rest_token=Secret(UPSTASH_TOKEN)

@@ -1,9 +1,11 @@
 """Applying an event: the scopes stored with it, under every name its repository has had.
 
-The receiver applies each event right after storing it; the persistent layer's consumer
-group applies every stored event again as the durable backstop (a serverless instance may
-die between answering GitHub and invalidating). Applying twice only bumps versions twice:
-entries revalidate once more, at no rate-limit cost.
+The receiver marks the scopes stale under the repository's current name in the very
+script that stores the event, then adds its former names (rare: renames and transfers).
+The persistent layer's consumer group applies every stored event again as the durable
+backstop (a serverless instance may die before the second step, and other producers only
+append). Applying twice only bumps versions twice: entries revalidate once more, at no
+rate-limit cost.
 """
 
 from __future__ import annotations
@@ -34,6 +36,21 @@ class Processor:
             result = renamed(result, repository.full_name, names)
         await self.invalidator.invalidate(result)
         return result
+
+    async def apply_former_names(
+        self, envelope: Envelope, scopes: Iterable[str], names: Iterable[str]
+    ) -> list[str]:
+        """Invalidate `scopes` under the repository's other names only (the current name's
+        were bumped with the append)."""
+        repository = envelope.repository
+        current = list(scopes)
+        if repository is None or not current:
+            return []
+        done = set(current)
+        former = [s for s in renamed(current, repository.full_name, names) if s not in done]
+        if former:
+            await self.invalidator.invalidate(former)
+        return former
 
     async def __call__(self, entry: StreamEntry) -> None:
         """The consumer group's handler."""

@@ -1,10 +1,12 @@
 """`POST /api/webhooks/github`: verify, deduplicate, store, answer — well inside GitHub's 10 s.
 
 The order is the point. The body is read whole (bounded) and its signature checked before
-anything is parsed; then one Lua script deduplicates on (hook id, delivery id) and appends
-the envelope to the event stream, so a delivery is never marked seen without being
-stored. Only then is the invalidation applied, bounded in time: if it fails, the stored
-event still carries its scopes, and the persistent layer's consumer applies them.
+anything is parsed; then one Lua script deduplicates on (hook id, delivery id), appends
+the envelope to the event stream and marks what the event changed stale, so a delivery
+is never marked seen without being stored and applied — one round trip to Redis, which
+on Upstash is one billed request. Entries under a repository's former names are marked
+after that, bounded in time; if that fails, the stored event still carries its scopes,
+and the persistent layer's consumer applies them.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from webhooks.summary import envelope_for
 log = logging.getLogger("hubbub.webhooks")
 
 PATH = "/api/webhooks/github"
-# Invalidating inline must not eat into GitHub's 10 s; past this the backstop does it.
+# Invalidating former names must not eat into GitHub's 10 s; past this the backstop does.
 _INLINE_BUDGET_S = 2.0
 
 
@@ -91,14 +93,17 @@ class WebhookEndpoints:
             scopes=scopes,
             dedupe_key=self.keys.webhook_delivery(delivery.hook_id, delivery.delivery_id),
             dedupe_ttl_ms=self.dedupe_ttl_ms,
+            bump=gateway.invalidator.bump(),
         )
         if appended is None:
             _log(delivery, "duplicate")
             return _json({"duplicate": True}, 200)
         outcome = "accepted" if scopes else "accepted, nothing to invalidate"
         try:
-            async with asyncio.timeout(_INLINE_BUDGET_S):
-                await Processor(gateway.invalidator, bus).apply(envelope, scopes, appended.names)
+            if len(appended.names) > 1:
+                async with asyncio.timeout(_INLINE_BUDGET_S):
+                    processor = Processor(gateway.invalidator, bus)
+                    await processor.apply_former_names(envelope, scopes, appended.names)
         except (StoreError, TimeoutError):
             outcome = "accepted, invalidation left to the consumer"
         _log(delivery, outcome)

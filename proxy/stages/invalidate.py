@@ -10,6 +10,7 @@ from proxy import clock
 from proxy.messages import GatewayRequest, GatewayResponse, Handler
 from proxy.scopes import write_scopes
 from shared.errors import StoreUnavailable
+from shared.events import Bump
 from shared.store import Store, load_script
 from shared.store.keys import Keys
 
@@ -30,6 +31,10 @@ class Invalidator:
         self.keys = keys
         # A version must outlive every entry stamped with it.
         self.ttl_ms = ttl_s * 1000
+
+    def bump(self) -> Bump:
+        """The arguments for bumping scopes inside another script (the event append)."""
+        return Bump(clock.now_ms(), self.ttl_ms)
 
     async def invalidate(self, scopes: Iterable[str]) -> None:
         unique = list(dict.fromkeys(scopes))

@@ -29,6 +29,15 @@ _STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 
 
 @dataclass(frozen=True)
+class Bump:
+    """Mark the event's scopes stale in the same script that stores it (the Invalidator's
+    arguments: proxy/stages/invalidate.py)."""
+
+    now_ms: int
+    ttl_ms: int
+
+
+@dataclass(frozen=True)
 class Appended:
     id: str
     names: frozenset[str]  # every (lower-case) name the event's repository has gone by
@@ -72,8 +81,14 @@ class EventBus:
         scopes: Iterable[str] = (),
         dedupe_key: str | None = None,
         dedupe_ttl_ms: int = 0,
+        bump: Bump | None = None,
     ) -> Appended | None:
-        """Store the event; None when `dedupe_key` was already seen (nothing is stored)."""
+        """Store the event; None when `dedupe_key` was already seen (nothing is stored).
+
+        With `bump`, `scopes` are also marked stale (under the event's current repository
+        name; the answer's `names` says whether it had others) and announced on the
+        invalidation channel, atomically with the append.
+        """
         repository = envelope.repository
         repository_id = repository.id if repository is not None else 0
         name = repository.full_name.lower() if repository is not None else ""
@@ -87,6 +102,7 @@ class EventBus:
                 self.keys.repository_stream_first(repository_id),
                 self.keys.repository_names(repository_id),
                 self.keys.repository_id(name),
+                *(self.keys.scope_version(scope) for scope in (scope_list if bump else ())),
             ],
             [
                 dedupe_ttl_ms if dedupe_key else 0,
@@ -97,6 +113,9 @@ class EventBus:
                 name,
                 repository_id,
                 _INDEX_TTL_MS,
+                bump.now_ms if bump else 0,
+                bump.ttl_ms if bump else 0,
+                self.keys.invalidation_channel(),
             ],
         )
         if reply[0] == "duplicate":

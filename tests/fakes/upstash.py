@@ -57,7 +57,10 @@ def _is_command(value: Any) -> bool:
 
 
 def create_upstash_app(redis_url: str, token: str) -> Starlette:
+    """The fake; `app.state.requests` records each HTTP request's command names, so tests
+    count round trips as Upstash would bill them."""
     state: dict[str, aioredis.Redis] = {}
+    requests: list[list[str]] = []
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -84,6 +87,7 @@ def create_upstash_app(redis_url: str, token: str) -> Starlette:
         if refused := refuse(request):
             return refused
         command = await body(request)
+        requests.append([str(command[0]).upper()] if _is_command(command) else [])
         if not _is_command(command):
             return JSONResponse({"error": "ERR the body must be a command array"}, status_code=400)
         try:
@@ -97,6 +101,11 @@ def create_upstash_app(redis_url: str, token: str) -> Starlette:
         if refused := refuse(request):
             return refused
         commands = await body(request)
+        requests.append(
+            [str(c[0]).upper() for c in commands if _is_command(c)]
+            if isinstance(commands, list)
+            else []
+        )
         if not isinstance(commands, list) or not all(map(_is_command, commands)):
             return JSONResponse(
                 {"error": "ERR the body must be a list of commands"}, status_code=400
@@ -121,7 +130,7 @@ def create_upstash_app(redis_url: str, token: str) -> Starlette:
     async def multi_exec(request: Request) -> JSONResponse:
         return await batch(request, transaction=True)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", single, methods=["POST"]),
             Route("/pipeline", pipeline, methods=["POST"]),
@@ -129,3 +138,5 @@ def create_upstash_app(redis_url: str, token: str) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.state.requests = requests
+    return app

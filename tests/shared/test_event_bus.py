@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 
 import pytest
 
@@ -114,3 +115,10 @@ async def test_a_gap_that_was_trimmed_asks_for_a_resync(store: Store) -> None:
 def test_a_malformed_stream_id_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="stream id"):
         parse_stream_id(bad)
+
+
+def test_an_envelope_survives_its_stored_form() -> None:
+    original = dataclasses.replace(event(7), id="1-0")
+    assert Envelope.from_json(original.to_json(), "1-0") == original
+    assert original.to_dict()["v"] == 1
+    assert "id" not in json.loads(original.to_json())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from starlette.applications import Starlette
 
 from realtime.app import create_app as create_persistent_app
 from shared.events import EventBus
@@ -27,6 +28,7 @@ async def test_the_serverless_receiver_works_over_the_rest_store(
     make_hooks: HooksFactory,
     make_gateway: GatewayFactory,
     make_store: StoreFactory,
+    upstash_app: Starlette,
     github: FakeGitHub,
     clock: list[int],
 ) -> None:
@@ -34,11 +36,16 @@ async def test_the_serverless_receiver_works_over_the_rest_store(
     github.add_document(PATH, {"n": 1})
     await hooks.client.get(f"/api/github{PATH}", headers=auth(TOKEN_A))
 
+    # The first delivery loads the script into Redis (EVALSHA, NOSCRIPT, EVAL).
+    assert (await hooks.deliver("issues", ISSUE_EDITED, delivery="warm")).status_code == 202
+    before = len(upstash_app.state.requests)
     response = await hooks.deliver("issues", ISSUE_EDITED, delivery="rest-1")
+    # Verify, dedupe, append and invalidate: one request to Upstash, one billed command.
+    assert upstash_app.state.requests[before:] == [["EVALSHA"]]
     again = await hooks.deliver("issues", ISSUE_EDITED, delivery="rest-1")
 
     assert response.status_code == 202 and again.json() == {"duplicate": True}
-    assert [entry.envelope.delivery for entry in await hooks.stream()] == ["rest-1"]
+    assert [entry.envelope.delivery for entry in await hooks.stream()] == ["warm", "rest-1"]
     read = await hooks.client.get(f"/api/github{PATH}", headers=auth(TOKEN_A))
     assert read.headers["x-cache"] == "REVALIDATED"
 
