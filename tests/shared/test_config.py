@@ -58,6 +58,8 @@ def test_fresh_rules_pick_the_longest_prefix() -> None:
         ({"HUBBUB_CACHE_FRESH_S": "-1"}, "HUBBUB_CACHE_FRESH_S"),
         ({"HUBBUB_CACHE_FRESH_RULES": "search=5"}, "HUBBUB_CACHE_FRESH_RULES"),
         ({"HUBBUB_TRUST_PROXY_HEADERS": "maybe"}, "HUBBUB_TRUST_PROXY_HEADERS"),
+        ({"HUBBUB_WEBHOOK_DEDUPE_TTL_S": "86400"}, "HUBBUB_WEBHOOK_DEDUPE_TTL_S"),
+        ({"HUBBUB_EVENT_MAX_ATTEMPTS": "0"}, "HUBBUB_EVENT_MAX_ATTEMPTS"),
     ],
 )
 def test_a_bad_setting_fails_naming_its_variable(environ: dict[str, str], named: str) -> None:
@@ -89,3 +91,11 @@ def test_secrets_are_masked_and_never_in_repr() -> None:
         assert secret not in repr(settings)
         assert secret not in str(shown)
     assert set(shown) == set(ENVIRONMENT.values())
+
+
+def test_webhook_secrets_are_a_list_for_rotation() -> None:
+    settings = Settings.from_env({"GITHUB_WEBHOOK_SECRET": " new , old ,"}, env_file=None)
+    assert settings.webhook_secrets == [b"new", b"old"]
+    assert settings.masked()["GITHUB_WEBHOOK_SECRET"] == "********"
+    assert "new" not in repr(settings)
+    assert Settings.from_env({}, env_file=None).webhook_secrets == []
