@@ -61,9 +61,10 @@ def read_scope(path: str) -> str:
 def stamp_scopes(path: str) -> list[str]:
     """Every scope whose version a read of `path` is stamped with, broadest first."""
     scope = read_scope(path)
-    if not scope.startswith("repos/"):
+    parts = scope.split("/")
+    if parts[0] != "repos" or len(parts) < 3:
         return [scope]
-    owner, name = scope.split("/")[1:3]
+    owner, name = parts[1:3]
     return [f"repos/{owner}/*", f"repos/{owner}/{name}/*", scope]
 
 

@@ -108,6 +108,10 @@ PLACEHOLDERS: dict[str, Callable[[Payload], str | list[str] | None]] = {
     "old_label": lambda p: _name(_get(p, "changes", "name", "from")),
     "release": lambda p: _name(_get(p, "release", "id")),
     "old_R": _old_repository,
+    "old_owner": lambda p: _name(
+        _get(p, "changes", "owner", "from", "user", "login")
+        or _get(p, "changes", "owner", "from", "organization", "login")
+    ),
     "new_R": lambda p: _full_name_scope(_get(p, "changes", "new_repository", "full_name")),
     "new_number": lambda p: _name(_get(p, "changes", "new_issue", "number")),
     "parent_R": lambda p: _full_name_scope(_get(p, "parent_issue_repo", "full_name")),
@@ -129,7 +133,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "issues",
-        ("closed", "reopened", "deleted", "milestoned", "demilestoned"),
+        ("opened", "closed", "reopened", "deleted", "transferred", "milestoned", "demilestoned"),
         ("{R}/milestones/{milestone}", "{R}/milestones"),
         "the milestone's open and closed counts",
     ),
@@ -240,8 +244,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "repository",
         ("renamed", "transferred"),
-        ("{old_R}/*",),
-        "everything cached under the old name",
+        ("{old_R}/*", "users/{old_owner}", "orgs/{old_owner}"),
+        "everything cached under the old name, and the old owner's repository lists",
     ),
     Rule(
         "member",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import NoReturn
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -27,6 +28,7 @@ from shared.store.keys import Keys
 from webhooks.delivery import Delivery, header_token, parse
 from webhooks.invalidation import scopes_for
 from webhooks.processing import Processor
+from webhooks.signature import PREFIX as SIGNATURE_PREFIX
 from webhooks.signature import matching_secret
 from webhooks.summary import envelope_for
 
@@ -35,6 +37,7 @@ log = logging.getLogger("hubbub.webhooks")
 PATH = "/api/webhooks/github"
 # Invalidating former names must not eat into GitHub's 10 s; past this the backstop does.
 _INLINE_BUDGET_S = 2.0
+_RESYNC_EVERY_MS = 60_000
 
 
 class WebhookEndpoints:
@@ -69,14 +72,13 @@ class WebhookEndpoints:
                 code="webhooks_not_configured",
                 status=503,
             )
-        body = await self._read(request)
         signature = request.headers.get("x-hub-signature-256", "").encode("latin-1")
+        # Unsigned requests are refused before their body is read.
+        if not signature.startswith(SIGNATURE_PREFIX):
+            _refuse_signature(request)
+        body = await self._read(request)
         if matching_secret(body, signature, self.secrets) is None:
-            fields = {**_headers_only(request), "outcome": "bad signature"}
-            log.warning("delivery refused: missing or wrong signature", extra=fields)
-            raise NotAuthenticated(
-                "X-Hub-Signature-256 is missing or does not match", code="invalid_signature"
-            )
+            _refuse_signature(request)
         delivery = parse(dict(request.headers), body)
         if delivery.event == "ping":
             _log(delivery, "pong")
@@ -143,8 +145,9 @@ class WebhookEndpoints:
     async def _resync_target(self, request: Request) -> bool:
         """Revalidate everything of the repository the hook belongs to, when the headers say.
 
-        The body cannot be verified, so nothing is stored; a forged header can only make
-        entries revalidate, which costs no rate limit.
+        The body cannot be verified, so nothing is stored, and a repository is resynced at
+        most once a minute this way (one `SET NX`): forged headers can only make its entries
+        revalidate, at no rate-limit cost, and cannot keep its cache from working.
         """
         if request.headers.get("x-github-hook-installation-target-type") != "repository":
             return False
@@ -153,11 +156,23 @@ class WebhookEndpoints:
             return False
         gateway = self.gateway()
         try:
+            if not await gateway.store.set(
+                self.keys.lost_delivery(int(target)), "1", px=_RESYNC_EVERY_MS, nx=True
+            ):
+                return True
             names = await self.bus(gateway).repository_names(int(target))
             await gateway.invalidator.invalidate(f"repos/{name}/*" for name in sorted(names))
         except StoreError:
             return False
         return bool(names)
+
+
+def _refuse_signature(request: Request) -> NoReturn:
+    fields = {**_headers_only(request), "outcome": "bad signature"}
+    log.warning("delivery refused: missing or wrong signature", extra=fields)
+    raise NotAuthenticated(
+        "X-Hub-Signature-256 is missing or does not match", code="invalid_signature"
+    )
 
 
 def _headers_only(request: Request) -> dict[str, str | None]:

@@ -119,11 +119,8 @@ class EventConsumer:
                 await self._park(entry_id, fields, attempts[entry_id])
             else:
                 await self._handle(entry_id, fields)
-        # Entries trimmed while pending cannot be handled; stop them being offered again.
-        gone = set(attempts) - {entry_id for entry_id, _ in claimed}
-        owned_gone = [i for i, owner, _, _ in pending if i in gone and owner == self.name]
-        if owned_gone:
-            await self.store.xack(self.stream, self.group, *owned_gone)
+        # Entries missing from `claimed` were taken by another consumer in between (or
+        # trimmed, which XCLAIM drops from the pending list itself): never ack them here.
         return len(claimed)
 
     async def _handle(self, entry_id: str, fields: dict[str, str]) -> None:

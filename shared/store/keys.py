@@ -44,6 +44,10 @@ class Keys:
     def event_failures(self, group: str) -> str:
         return f"{self.prefix}events:failures:{group}"
 
+    def lost_delivery(self, repository_id: int) -> str:
+        """Set while a repository resyncs after a delivery too large to read (rate limit)."""
+        return f"{self.prefix}lost-delivery:{repository_id}"
+
     def webhook_delivery(self, hook_id: str, delivery_id: str) -> str:
         return f"{self.prefix}delivery:{hook_id}:{delivery_id}"
 

@@ -163,3 +163,13 @@ async def test_anonymous_callers_use_the_server_token_when_one_is_set(
     answer = await client.get("/api/github/user")
     assert answer.json()["login"] == "alice"
     assert github.requests[-1].token == TOKEN_A
+
+
+@pytest.mark.parametrize("path", ["/repos", "/repos/octo", "/orgs/octo"])
+async def test_paths_short_of_a_repository_pass_through(
+    client: httpx.AsyncClient, github: FakeGitHub, path: str
+) -> None:
+    # GitHub has no such endpoints: its 404 comes back, not an error of ours.
+    answer = await client.get(f"/api/github{path}", headers=auth(TOKEN_A))
+    assert answer.status_code == 404
+    assert github.count() == 1

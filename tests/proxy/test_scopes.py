@@ -90,3 +90,8 @@ async def test_racing_invalidations_each_leave_a_distinct_version(
     )
     version = await store_pair[0].get(keys.scope_version("repos/octo/hello/issues"))
     assert version == str(1_800_000_000_000 + 60)
+
+
+@pytest.mark.parametrize("path", ["/repos", "/repos/octocat", "/repos/octocat/"])
+def test_paths_short_of_a_repository_have_a_plain_scope(path: str) -> None:
+    assert stamp_scopes(path) == [read_scope(path)]

@@ -132,6 +132,12 @@ EXPECTATIONS: list[tuple[str, str, list[str], list[str]]] = [
         [CONTROL],
     ),
     ("label", "created", ["/repos/{R}/labels"], ["/repos/{R}/issues/1"]),
+    (
+        "issues",
+        "opened",  # in milestone 1: its open-issue count changed
+        ["/repos/{R}/milestones/1", "/repos/{R}/issues", "/repos/{R}"],
+        ["/repos/{R}/issues/2", "/repos/{R}/milestones/2"],
+    ),
     ("milestone", "created", ["/repos/{R}/milestones"], ["/repos/{R}/issues/1"]),
     (
         "release",
@@ -142,7 +148,7 @@ EXPECTATIONS: list[tuple[str, str, list[str], list[str]]] = [
     (
         "repository",
         "transferred",
-        ["/repos/octocat/Hello-World/issues/1", "/repos/{R}/contents/a.md"],
+        ["/repos/octocat/Hello-World/issues/1", "/repos/{R}/contents/a.md", "/users/octocat/repos"],
         [CONTROL],
     ),
     ("member", "added", ["/repos/{R}/issues/1", "/repos/{R}/contents/a.md"], [CONTROL]),
@@ -330,3 +336,11 @@ async def test_a_lost_oversize_delivery_resyncs_its_repository(
         **dict.fromkeys(paths, "REVALIDATED"),
         CONTROL: "HIT",
     }
+    # The headers are not signed: a flood of them resyncs the repository once a minute
+    # at most, and cannot keep its cache from working.
+    clock[0] += 10_000  # past the settle window: re-checked once, then fresh for the window
+    assert await states(hooks, paths) == dict.fromkeys(paths, "REVALIDATED")
+    for _ in range(3):
+        again = await hooks.client.post("/api/webhooks/github", content=body, headers=headers)
+        assert again.status_code == 413
+    assert await states(hooks, paths) == dict.fromkeys(paths, "HIT")

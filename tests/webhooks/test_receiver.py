@@ -271,3 +271,15 @@ async def test_an_unreachable_store_answers_503_so_github_records_a_failure(
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "store_unavailable"
     await store.aclose()
+
+
+async def test_an_unsigned_request_is_refused_before_its_body_is_read(hooks: Hooks) -> None:
+    body, headers = signed("issues", ISSUE_EDITED)
+    del headers["x-hub-signature-256"]
+    headers["content-length"] = str(10**12)  # never read: refused on its headers
+    request = hooks.client.build_request(
+        "POST", "/api/webhooks/github", content=body, headers=headers
+    )
+    response = await hooks.client.send(request)
+    assert response.status_code == 401
+    assert await hooks.stream() == []
