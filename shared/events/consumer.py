@@ -20,12 +20,14 @@ from collections.abc import Awaitable, Callable
 
 from shared.errors import StoreError
 from shared.events.envelope import StreamEntry
-from shared.store import SubscribingStore
+from shared.store import SubscribingStore, load_script
 from shared.store.keys import Keys
 
 log = logging.getLogger("hubbub.events")
 
 Handler = Callable[[StreamEntry], Awaitable[None]]
+
+PARK = load_script("event_park")
 
 _REASON_MAX = 300
 _STORE_RETRY_S = 1.0
@@ -143,15 +145,9 @@ class EventConsumer:
         self.handled += 1
 
     async def _park(self, entry_id: str, fields: dict[str, str], attempts: int) -> None:
-        failures = self.keys.event_failures(self.group)
-        (reason,) = await self.store.pipeline([("HGET", failures, entry_id)])
-        dead = {**fields, "id": entry_id, "group": self.group, "reason": reason or "unknown"}
-        await self.store.pipeline(
-            [
-                ("XADD", self.keys.dead_letters(), "*", *[x for kv in dead.items() for x in kv]),
-                ("XACK", self.stream, self.group, entry_id),
-                ("HDEL", failures, entry_id),
-            ]
-        )
+        keys = [self.keys.dead_letters(), self.stream, self.keys.event_failures(self.group)]
+        kept = [part for pair in fields.items() for part in pair]
+        if not await self.store.eval_script(PARK, keys, [self.group, entry_id, *kept]):
+            return  # another consumer parked or finished it meanwhile
         self.dead += 1
         log.error("event %s parked in the dead-letter stream after %d attempts", entry_id, attempts)
