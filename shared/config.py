@@ -73,6 +73,8 @@ class Settings:
     cost_read: int = 1
     cost_upstream: int = 1
     cost_write: int = 5
+    limit_lease_units: int = 10  # read units an instance takes at once (0: one at a time)
+    limit_lease_ms: int = 1000
 
     # Upstream protection.
     upstream_timeout_s: float = 10.0
@@ -190,6 +192,8 @@ ENVIRONMENT: dict[str, str] = {
     "cost_read": "HUBBUB_COST_READ",
     "cost_upstream": "HUBBUB_COST_UPSTREAM",
     "cost_write": "HUBBUB_COST_WRITE",
+    "limit_lease_units": "HUBBUB_LIMIT_LEASE_UNITS",
+    "limit_lease_ms": "HUBBUB_LIMIT_LEASE_MS",
     "upstream_timeout_s": "HUBBUB_UPSTREAM_TIMEOUT_S",
     "upstream_concurrency": "HUBBUB_UPSTREAM_CONCURRENCY",
     "upstream_retries": "HUBBUB_UPSTREAM_RETRIES",

@@ -6,10 +6,18 @@ Callers are the hash of their credential (client IP only when anonymous). A read
 spends its own bucket. If the Store is unreachable, reads go on (fail open) and writes
 are refused (fail closed): a lost limit on a read costs little, on a write it may spend
 someone's GitHub budget on a burst. Both are logged.
+
+Reads are leased: an instance takes up to `limit_lease_units` units in one script call
+and spends them in process for at most `limit_lease_ms`, so most reads make no Store call
+for their limit. The units are debited in Redis when taken, so no number of instances
+can admit more than the limit; a lease that expires unspent under-admits by at most its
+size, once per instance. A caller refused is remembered here until its retry time, so
+a caller hammering past its limit costs no round trips either.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -24,6 +32,10 @@ from shared.store.keys import Keys
 log = logging.getLogger("hubbub.limit")
 
 GCRA = load_script("caller_limit")
+LEASE = load_script("caller_lease")
+
+# Past this many callers with a lease, expired ones are dropped (bounds the memory).
+_LEASES_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,15 @@ class _Policy:
     cost: int
 
 
+@dataclass
+class _Lease:
+    units: int  # left to spend in this process
+    remaining: int  # the caller's units left in Redis when the lease was taken
+    reset_ms: int
+    expires: float  # time.monotonic()
+    blocked_until: float = 0.0  # refused until then (time.monotonic())
+
+
 class CallerLimit:
     def __init__(self, inner: Handler, store: Store, keys: Keys, settings: Settings) -> None:
         self.inner = inner
@@ -40,6 +61,10 @@ class CallerLimit:
         self.keys = keys
         self.settings = settings
         self.window_us = settings.caller_window_s * 1_000_000
+        self.lease_units = settings.limit_lease_units
+        self.lease_s = settings.limit_lease_ms / 1000
+        self._leases: dict[str, _Lease] = {}
+        self._taking: dict[str, asyncio.Future[None]] = {}
 
     def _policy(self, request: GatewayRequest) -> _Policy:
         settings = self.settings
@@ -54,8 +79,12 @@ class CallerLimit:
         if policy.limit == 0:
             return await self.inner(request)
         key = self.keys.caller_limit(policy.bucket, request.identity.limit_key)
+        leased = request.is_read and policy.bucket == "rest" and self.lease_units > 0
         try:
-            state = await self._spend(key, policy, policy.cost, enforce=True)
+            if leased:
+                state = await self._spend_leased(key, policy, policy.cost)
+            else:
+                state = await self._spend(key, policy, policy.cost, enforce=True)
         except StoreUnavailable:
             if not request.is_read:
                 log.error("store unavailable: write refused (caller limits fail closed)")
@@ -73,12 +102,77 @@ class CallerLimit:
             raise error
         response = await self.inner(request)
         response.caller_limit = (policy.limit, remaining, math.ceil(reset_ms / 1000))
-        if request.is_read and not response.outcome.is_free and self.settings.cost_upstream:
+        surcharge = self.settings.cost_upstream
+        if request.is_read and not response.outcome.is_free and surcharge:
+            lease = self._leases.get(key) if leased else None
+            if lease is not None and lease.expires > time.monotonic() and lease.units >= surcharge:
+                lease.units -= surcharge
+                return response
             try:
-                await self._spend(key, policy, self.settings.cost_upstream, enforce=False)
+                await self._spend(key, policy, surcharge, enforce=False)
             except StoreUnavailable:
                 log.warning("store unavailable: upstream surcharge not recorded")
         return response
+
+    async def _spend_leased(
+        self, key: str, policy: _Policy, cost: int
+    ) -> tuple[bool, int, int, int]:
+        """Spend from this process's lease, taking a new one when it is used up or old.
+
+        One take per caller at a time in a process: concurrent requests wait for it and
+        spend from it, instead of each taking (and overwriting) a lease of their own.
+        """
+        while True:
+            now = time.monotonic()
+            lease = self._leases.get(key)
+            if lease is not None:
+                if lease.blocked_until > now:
+                    retry_after_ms = math.ceil((lease.blocked_until - now) * 1000)
+                    return False, 0, retry_after_ms, lease.reset_ms
+                if lease.expires > now and lease.units >= cost:
+                    lease.units -= cost
+                    return True, lease.remaining + lease.units, 0, lease.reset_ms
+            taking = self._taking.get(key)
+            if taking is None:
+                break
+            await asyncio.shield(taking)
+        taken_here = asyncio.get_running_loop().create_future()
+        self._taking[key] = taken_here
+        try:
+            return await self._take(key, policy, cost, now)
+        finally:
+            del self._taking[key]
+            taken_here.set_result(None)
+
+    async def _take(
+        self, key: str, policy: _Policy, cost: int, now: float
+    ) -> tuple[bool, int, int, int]:
+        emission_us = max(1, self.window_us // policy.limit)
+        taken, remaining, retry_after_ms, reset_ms = (
+            int(value)
+            for value in await self.store.eval_script(
+                LEASE,
+                [key],
+                [
+                    emission_us,
+                    self.window_us,
+                    max(self.lease_units, cost),
+                    cost,
+                    time.time_ns() // 1000,
+                ],
+            )
+        )
+        if len(self._leases) >= _LEASES_KEPT:
+            self._forget_expired(now)
+        if taken == 0:
+            self._leases[key] = _Lease(0, 0, reset_ms, now, now + retry_after_ms / 1000)
+            return False, 0, retry_after_ms, reset_ms
+        self._leases[key] = _Lease(taken - cost, remaining, reset_ms, now + self.lease_s)
+        return True, remaining + taken - cost, 0, reset_ms
+
+    def _forget_expired(self, now: float) -> None:
+        for key in [k for k, v in self._leases.items() if max(v.expires, v.blocked_until) <= now]:
+            del self._leases[key]
 
     async def _spend(
         self, key: str, policy: _Policy, cost: int, *, enforce: bool
