@@ -36,6 +36,8 @@ LEASE = load_script("caller_lease")
 
 # Past this many callers with a lease, expired ones are dropped (bounds the memory).
 _LEASES_KEPT = 10_000
+# A busy caller's lease grows with its queue, up to this many leases' worth of units.
+_MAX_LEASES = 4
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,18 @@ class _Lease:
     reset_ms: int
     expires: float  # time.monotonic()
     blocked_until: float = 0.0  # refused until then (time.monotonic())
+    demand: int = 0  # units the requests queued on the last take asked for
+
+
+# Whether admitted, units remaining, retry after (ms), reset (ms).
+_State = tuple[bool, int, int, int]
+
+
+class _Take:
+    """A lease being taken; requests arriving meanwhile queue on it."""
+
+    def __init__(self) -> None:
+        self.waiters: list[tuple[int, asyncio.Future[_State | None]]] = []
 
 
 class CallerLimit:
@@ -64,7 +78,7 @@ class CallerLimit:
         self.lease_units = settings.limit_lease_units
         self.lease_s = settings.limit_lease_ms / 1000
         self._leases: dict[str, _Lease] = {}
-        self._taking: dict[str, asyncio.Future[None]] = {}
+        self._taking: dict[str, _Take] = {}
 
     def _policy(self, request: GatewayRequest) -> _Policy:
         settings = self.settings
@@ -114,52 +128,77 @@ class CallerLimit:
                 log.warning("store unavailable: upstream surcharge not recorded")
         return response
 
-    async def _spend_leased(
-        self, key: str, policy: _Policy, cost: int
-    ) -> tuple[bool, int, int, int]:
+    async def _spend_leased(self, key: str, policy: _Policy, cost: int) -> _State:
         """Spend from this process's lease, taking a new one when it is used up or old.
 
-        One take per caller at a time in a process: concurrent requests wait for it and
-        spend from it, instead of each taking (and overwriting) a lease of their own.
+        One take per caller at a time in a process. Requests that arrive meanwhile queue on
+        it and are served from it in arrival order, so none starves while newcomers spend
+        the units; the next take asks for what the queue needed, up to a few leases.
         """
         while True:
             now = time.monotonic()
-            lease = self._leases.get(key)
-            if lease is not None:
-                if lease.blocked_until > now:
-                    retry_after_ms = math.ceil((lease.blocked_until - now) * 1000)
-                    return False, 0, retry_after_ms, lease.reset_ms
-                if lease.expires > now and lease.units >= cost:
-                    lease.units -= cost
-                    return True, lease.remaining + lease.units, 0, lease.reset_ms
-            taking = self._taking.get(key)
-            if taking is None:
+            state = self._spend_local(key, cost, now)
+            if state is not None:
+                return state
+            take = self._taking.get(key)
+            if take is None:
                 break
-            await asyncio.shield(taking)
-        taken_here = asyncio.get_running_loop().create_future()
-        self._taking[key] = taken_here
+            waiter: asyncio.Future[_State | None] = asyncio.get_running_loop().create_future()
+            take.waiters.append((cost, waiter))
+            state = await asyncio.shield(waiter)
+            if state is not None:
+                return state
+        take = _Take()
+        self._taking[key] = take
         try:
-            return await self._take(key, policy, cost, now)
+            state = await self._take(key, policy, cost, now)
+        except Exception as exc:
+            for _, waiter in take.waiters:  # the Store failed them too (reads fail open)
+                waiter.set_exception(exc)
+            raise
+        except BaseException:
+            for _, waiter in take.waiters:  # the taker was cancelled: one of them takes
+                waiter.set_result(None)
+            raise
         finally:
             del self._taking[key]
-            taken_here.set_result(None)
+        self._hand_out(key, take, state)
+        return state
 
-    async def _take(
-        self, key: str, policy: _Policy, cost: int, now: float
-    ) -> tuple[bool, int, int, int]:
+    def _spend_local(self, key: str, cost: int, now: float) -> _State | None:
+        lease = self._leases.get(key)
+        if lease is None:
+            return None
+        if lease.blocked_until > now:
+            return False, 0, math.ceil((lease.blocked_until - now) * 1000), lease.reset_ms
+        if lease.expires > now and lease.units >= cost:
+            lease.units -= cost
+            return True, lease.remaining + lease.units, 0, lease.reset_ms
+        return None
+
+    def _hand_out(self, key: str, take: _Take, state: _State) -> None:
+        """Serve the requests queued on a take, in order, from what it brought."""
+        lease = self._leases[key]
+        lease.demand = min(sum(cost for cost, _ in take.waiters), _MAX_LEASES * self.lease_units)
+        for cost, waiter in take.waiters:
+            if not state[0]:
+                waiter.set_result(state)
+            elif lease.units >= cost:
+                lease.units -= cost
+                waiter.set_result((True, lease.remaining + lease.units, 0, lease.reset_ms))
+            else:
+                waiter.set_result(None)  # queue again, on the next take
+
+    async def _take(self, key: str, policy: _Policy, cost: int, now: float) -> _State:
+        previous = self._leases.get(key)
+        want = max(self.lease_units, cost + (previous.demand if previous else 0))
         emission_us = max(1, self.window_us // policy.limit)
         taken, remaining, retry_after_ms, reset_ms = (
             int(value)
             for value in await self.store.eval_script(
                 LEASE,
                 [key],
-                [
-                    emission_us,
-                    self.window_us,
-                    max(self.lease_units, cost),
-                    cost,
-                    time.time_ns() // 1000,
-                ],
+                [emission_us, self.window_us, want, cost, time.time_ns() // 1000],
             )
         )
         if len(self._leases) >= _LEASES_KEPT:

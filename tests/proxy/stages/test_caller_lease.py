@@ -90,3 +90,19 @@ async def test_without_leases_every_read_asks_the_store(
     answers = await asyncio.gather(*(client.get(ISSUE, headers=auth(TOKEN_A)) for _ in range(35)))
     assert Counter(answer.status_code for answer in answers) == {200: 25, 429: 10}
     assert counting.scripts["caller_lease"] == 0
+
+
+async def test_a_burst_queues_on_one_take_and_the_next_take_covers_the_queue(
+    make_gateway, make_client: ClientFactory
+) -> None:
+    from shared.store.embedded import EmbeddedStore
+
+    store = CountingStore(EmbeddedStore())
+    client = make_client(
+        make_gateway(store, caller_limit=1000, limit_lease_units=10, cost_upstream=0)
+    )
+    answers = await asyncio.gather(*(client.get(ISSUE, headers=auth(TOKEN_A)) for _ in range(40)))
+    assert all(answer.status_code == 200 for answer in answers)
+    # The first take (10 units) serves 10 in arrival order; the 30 left queue again and
+    # the second take asks for what they need, instead of ten takes of ten.
+    assert store.scripts["caller_lease"] <= 3
