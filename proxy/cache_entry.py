@@ -41,10 +41,14 @@ class CacheEntry:
         """
         if fresh_s <= 0 or self.stamp != stamp:
             return False
+        return now_ms < self.fresh_until_ms(fresh_s, settle_ms)
+
+    def fresh_until_ms(self, fresh_s: int, settle_ms: int) -> int:
+        """When the entry stops being fresh, if nothing under its scopes changes first."""
         window_ms = fresh_s * 1000
         if self.validated_ms - last_change_ms(self.stamp) < settle_ms:
             window_ms = min(window_ms, RECHECK_MS)
-        return now_ms - self.validated_ms < window_ms
+        return self.validated_ms + window_ms
 
     def to_response(self, outcome: CacheOutcome, now_ms: int) -> GatewayResponse:
         return GatewayResponse(
@@ -53,6 +57,7 @@ class CacheEntry:
             body=self.body,
             outcome=outcome,
             age_s=self.age_s(now_ms),
+            entry=self,
         )
 
     def encode(self) -> str:

@@ -7,13 +7,20 @@ one cache, one set of budgets and one invalidation scheme.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
+
 import httpx
 
+from proxy.hot_cache import HotCache
 from proxy.messages import GatewayRequest, GatewayResponse, Handler
 from proxy.metrics import GatewayMetrics, Measure
 from proxy.stages.cache_lookup import CacheLookup
 from proxy.stages.caller_limit import CallerLimit
 from proxy.stages.guard import Guard
+from proxy.stages.hot_tier import HotTier
 from proxy.stages.invalidate import Invalidate, Invalidator
 from proxy.stages.retry import Retry
 from proxy.stages.revalidate import Revalidate
@@ -23,8 +30,21 @@ from proxy.stages.upstream import Upstream
 from proxy.stages.upstream_protection import UpstreamProtection
 from proxy.stages.write_serializer import WriteSerializer
 from shared.config import Settings
-from shared.store import Store
+from shared.errors import StoreError
+from shared.store import Store, SubscribingStore
 from shared.store.keys import Keys
+
+log = logging.getLogger("hubbub.gateway")
+
+_RESUBSCRIBE_S = 1.0
+
+
+def _scopes(message: str) -> list[str]:
+    try:
+        scopes = json.loads(message)
+    except ValueError:
+        return []
+    return [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else []
 
 
 class Gateway:
@@ -45,7 +65,13 @@ class Gateway:
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         )
         keys = Keys(settings.key_prefix)
+        self.keys = keys
         self.invalidator = Invalidator(store, keys, settings.cache_ttl_s)
+        self.hot = HotCache(max_entries=settings.l1_max_entries, max_bytes=settings.l1_max_bytes)
+        self.invalidator.local.append(self.hot.drop_scopes)
+        # True while this process hears every invalidation (see `start`).
+        self.subscribed = False
+        self._listener: asyncio.Task[None] | None = None
 
         handler: Handler = Upstream(self.client, settings)
         handler = UpstreamProtection(handler, store, keys, settings)
@@ -57,6 +83,8 @@ class Gateway:
         handler = self.single_flight = SingleFlight(handler, store, keys, settings)
         handler = CacheLookup(handler, store, keys, settings)
         handler = Invalidate(handler, self.invalidator)
+        if settings.l1_ttl_s > 0:
+            handler = HotTier(handler, self.hot, settings, subscribed=lambda: self.subscribed)
         handler = CallerLimit(handler, store, keys, settings)
         handler = Measure(handler, self.metrics)
         handler = Shaping(handler, settings.github_api_url)
@@ -65,5 +93,40 @@ class Gateway:
     async def __call__(self, request: GatewayRequest) -> GatewayResponse:
         return await self._handle(request)
 
+    async def start(self) -> None:
+        """Hear the fleet's invalidations, so in-process entries live their full fresh
+        window; without it (serverless, REST store) they live at most HUBBUB_L1_TTL."""
+        if self._listener is not None:
+            return
+        if self.settings.l1_ttl_s > 0 and isinstance(self.store, SubscribingStore):
+            ready = asyncio.Event()
+            self._listener = asyncio.create_task(self._listen(self.store, ready))
+            async with asyncio.timeout(self.settings.store_timeout_ms / 1000 + 1):
+                await ready.wait()
+
+    async def _listen(self, store: SubscribingStore, ready: asyncio.Event) -> None:
+        channel = self.keys.invalidation_channel()
+        while True:
+            try:
+                async with store.subscribe(channel) as messages:
+                    # Whatever was kept while nobody listened may have missed a change.
+                    self.hot.clear()
+                    self.subscribed = True
+                    ready.set()
+                    async for _, message in messages:
+                        self.hot.drop_scopes(_scopes(message))
+            except StoreError:
+                log.warning("invalidation subscription lost; in-process entries now short-lived")
+            finally:
+                self.subscribed = False
+            ready.set()
+            await asyncio.sleep(_RESUBSCRIBE_S)
+
     async def aclose(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                async with asyncio.timeout(2):
+                    await self._listener
+            self._listener = None
         await self.client.aclose()

@@ -7,6 +7,7 @@ bounded body) and a GatewayResponse back into bytes. Everything else is the gate
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import re
@@ -314,6 +315,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await holder().start()
+        # Start-up allocations live for the process; keep the cyclic GC from walking them.
+        gc.collect()
+        gc.freeze()
         yield
         if owns_gateway:
             await holder.aclose()

@@ -78,6 +78,10 @@ class GatewayResponse:
     age_s: int | None = None
     # Caller rate-limit state, set by the caller-limit stage: (limit, remaining, reset_s).
     caller_limit: tuple[int, int, int] | None = None
+    # The cache entry this answer is (set by the cache stages), for the in-process tier.
+    entry: CacheEntry | None = None
+    # An in-process entry's memo of its shaped form per public base (see hot_cache.py).
+    shaped: dict[str, tuple[list[tuple[str, str]], bytes]] | None = None
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()

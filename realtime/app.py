@@ -58,7 +58,7 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> Starlet
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        holder()
+        await holder().start()
         log.info(
             "serving GitHub at %s with the %s store",
             settings.github_api_url,

@@ -64,6 +64,9 @@ class Settings:
     cache_max_body_bytes: int = 1_048_576
     stale_max_s: int = 600
     invalidation_settle_s: int = 5
+    l1_ttl_s: int = 1  # in-process tier: most an entry lives there unannounced (0: off)
+    l1_max_entries: int = 10_000
+    l1_max_bytes: int = 67_108_864
 
     # Caller rate limits (units per window; see README).
     caller_limit: int = 600
@@ -185,6 +188,9 @@ ENVIRONMENT: dict[str, str] = {
     "cache_max_body_bytes": "HUBBUB_CACHE_MAX_BODY_BYTES",
     "stale_max_s": "HUBBUB_STALE_MAX_S",
     "invalidation_settle_s": "HUBBUB_INVALIDATION_SETTLE_S",
+    "l1_ttl_s": "HUBBUB_L1_TTL",
+    "l1_max_entries": "HUBBUB_L1_MAX_ENTRIES",
+    "l1_max_bytes": "HUBBUB_L1_MAX_BYTES",
     "caller_limit": "HUBBUB_CALLER_LIMIT",
     "anonymous_limit": "HUBBUB_ANONYMOUS_LIMIT",
     "graphql_limit": "HUBBUB_GRAPHQL_LIMIT",

@@ -40,7 +40,7 @@ class CacheLookup:
     async def __call__(self, request: GatewayRequest) -> GatewayResponse:
         if not is_cacheable(request):
             return await self.inner(request)
-        key = cache_key(request, self.settings.github_api_version)
+        key = request.cache_key or cache_key(request, self.settings.github_api_version)
         version_keys = [self.keys.scope_version(scope) for scope in stamp_scopes(request.path)]
         try:
             stored, *versions = await self.store.mget([self.keys.cache_entry(key), *version_keys])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from proxy import clock
 from proxy.messages import GatewayRequest, GatewayResponse, Handler
@@ -31,6 +31,12 @@ class Invalidator:
         self.keys = keys
         # A version must outlive every entry stamped with it.
         self.ttl_ms = ttl_s * 1000
+        # Told of every change this process makes, before Redis is: the in-process tier.
+        self.local: list[Callable[[list[str]], object]] = []
+
+    def notify_local(self, scopes: list[str]) -> None:
+        for listener in self.local:
+            listener(scopes)
 
     def bump(self) -> Bump:
         """The arguments for bumping scopes inside another script (the event append)."""
@@ -40,6 +46,7 @@ class Invalidator:
         unique = list(dict.fromkeys(scopes))
         if not unique:
             return
+        self.notify_local(unique)
         keys = [self.keys.scope_version(scope) for scope in unique]
         await self.store.pipeline(
             [

@@ -63,9 +63,9 @@ class Revalidate:
         if response.status >= 500:
             return self._stale(entry) or response
         if self._is_storable(response):
-            await self._save(
-                request.cache_key, CacheEntry.from_response(response, now, request.stamp)
-            )
+            stored = CacheEntry.from_response(response, now, request.stamp)
+            await self._save(request.cache_key, stored)
+            response.entry = stored
         return response
 
     def _stale(self, entry: CacheEntry | None) -> GatewayResponse | None:

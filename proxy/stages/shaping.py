@@ -34,9 +34,16 @@ class Shaping:
         headers = list(response.headers)
         body = response.body
         if request.public_base is not None:
-            rewriter = self._rewriter(request.public_base)
-            headers = [_rewrite_header(rewriter, name, value) for name, value in headers]
-            body = rewriter.body(body)
+            memo = response.shaped
+            shaped = memo.get(request.public_base) if memo is not None else None
+            if shaped is not None:  # an in-process hit, rewritten for this base before
+                headers, body = list(shaped[0]), shaped[1]
+            else:
+                rewriter = self._rewriter(request.public_base)
+                headers = [_rewrite_header(rewriter, name, value) for name, value in headers]
+                body = rewriter.body(body)
+                if memo is not None:
+                    memo[request.public_base] = (list(headers), body)
         status = response.status
         if_none_match = request.headers.get("if-none-match")
         if (
