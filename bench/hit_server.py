@@ -39,6 +39,7 @@ def create_app() -> Starlette:
         cache_fresh_s=3600,
         caller_limit=1_000_000_000,
         redis_url=None,
+        l1_ttl_s=int(os.environ.get("BENCH_L1_TTL", "1")),
     )
     if redis_url:
         from starlette.datastructures import Secret
@@ -52,6 +53,7 @@ def create_app() -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
         # Warm the cache through the gateway and keep the exact bytes a hit returns.
         app_client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
