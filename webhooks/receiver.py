@@ -100,6 +100,8 @@ class WebhookEndpoints:
         if appended is None:
             _log(delivery, "duplicate")
             return _json({"duplicate": True}, 200)
+        # The script announced the change to every process; this one need not wait for it.
+        gateway.invalidator.notify_local(scopes)
         outcome = "accepted" if scopes else "accepted, nothing to invalidate"
         try:
             if len(appended.names) > 1:
