@@ -79,6 +79,7 @@ async def test_bodies_are_rewritten_for_each_public_host(client) -> None:
         assert "api.github.com/repos" not in answer.text
 
 
+@pytest.mark.parametrize("backend", ["embedded", "native"])  # REST cannot subscribe
 async def test_a_write_drops_l1_entries_here_and_in_another_process(
     store_pair: tuple[Store, Store],
     make_gateway,
@@ -86,8 +87,6 @@ async def test_a_write_drops_l1_entries_here_and_in_another_process(
     clock: list[int],
     backend: str,
 ) -> None:
-    if backend == "rest":
-        pytest.skip("the REST store cannot subscribe: see the TTL test")
     here, there = (make_gateway(store) for store in store_pair)
     await there.start()
     clients = [make_client(here), make_client(there)]
@@ -162,11 +161,10 @@ def test_an_answer_read_before_an_invalidation_is_not_kept() -> None:
     assert cache.get("k", 0) is None
 
 
+@pytest.mark.parametrize("backend", ["embedded", "native"])  # REST cannot subscribe
 async def test_a_webhook_in_one_process_drops_l1_entries_in_another(
     store_pair: tuple[Store, Store], make_gateway, make_client: ClientFactory, backend: str
 ) -> None:
-    if backend == "rest":
-        pytest.skip("the REST store cannot subscribe")
     from shared.events import Envelope, EventBus
 
     here, there = (make_gateway(store) for store in store_pair)
