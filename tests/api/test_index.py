@@ -31,7 +31,8 @@ def test_the_entry_point_imports_only_what_the_serverless_routes_need() -> None:
     )
     loaded = set(json.loads(done.stdout))
     assert {"starlette", "proxy", "webhooks"} <= loaded
-    for heavy in ("realtime", "uvicorn", "fakeredis", "lupa", "socketio", "mcp", "pycrdt"):
+    heavy_modules = ("realtime", "uvicorn", "fakeredis", "lupa", "socketio", "engineio", "mcp")
+    for heavy in (*heavy_modules, "pycrdt", "redis"):
         assert heavy not in loaded, heavy
 
 
