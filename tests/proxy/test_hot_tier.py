@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any
-
 import pytest
 
 from proxy.cache_entry import CacheEntry
 from proxy.hot_cache import HotCache
 from shared.store import Store
 from shared.store.embedded import EmbeddedStore
+from tests.fakes.counting_store import CountingStore
 from tests.fakes.github import FakeGitHub
 from tests.fakes.waiting import wait_until
 from tests.proxy.conftest import TOKEN_A, TOKEN_B, ClientFactory, auth
 
 ISSUE = "/api/github/repos/octo/hello/issues/3"
 SECRET_ISSUE = "/api/github/repos/octo/secret/issues/1"
-
-
-class CountingStore:
-    """A Store that counts every call made to it, by method."""
-
-    def __init__(self, inner: Store) -> None:
-        self.inner = inner
-        self.calls: Counter[str] = Counter()
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self.inner, name)
-        if not callable(attribute) or name in ("subscribe",):
-            return attribute
-
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] += 1
-            return await attribute(*args, **kwargs)
-
-        return counted
 
 
 async def test_an_l1_hit_makes_no_store_call(

@@ -1,3 +1,4 @@
+-- include: gcra
 -- GCRA caller rate limit, taken in a batch: up to ARGV[3] units at once, for an instance
 -- to spend locally. Units are debited here when taken, so instances together can never
 -- admit more than the limit; a lease that expires unspent only under-admits.
@@ -8,20 +9,10 @@
 -- ARGV[4]  fewest units worth taking (the request's cost)
 -- ARGV[5]  the caller's clock in microseconds, used only where TIME is not allowed
 -- Returns {units taken (0: refused), remaining units, retry_after_ms, reset_ms}.
-local now
-local t = redis.pcall('TIME')
-if type(t) == 'table' and t[1] then
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-else
-  now = tonumber(ARGV[5])
-end
+local now, tat = gcra_start(KEYS[1], ARGV[5])
 local emission = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local minimum = tonumber(ARGV[4])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then
-  tat = now
-end
 local available = math.floor((window - (tat - now)) / emission)
 if available < minimum then
   local allow_at = tat + emission * minimum - window

@@ -1,3 +1,4 @@
+-- include: gcra
 -- GCRA caller rate limit: one atomic step per request.
 -- KEYS[1]  the caller's theoretical arrival time (microseconds)
 -- ARGV[1]  emission interval in microseconds (window / limit)
@@ -6,20 +7,10 @@
 -- ARGV[4]  "1": refuse when over the limit; "0": always debit (a surcharge after the fact)
 -- ARGV[5]  the caller's clock in microseconds, used only where TIME is not allowed
 -- Returns {allowed 0|1, remaining units, retry_after_ms, reset_ms}.
-local now
-local t = redis.pcall('TIME')
-if type(t) == 'table' and t[1] then
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-else
-  now = tonumber(ARGV[5])
-end
+local now, tat = gcra_start(KEYS[1], ARGV[5])
 local emission = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then
-  tat = now
-end
 local new_tat = tat + emission * cost
 local allow_at = new_tat - window
 if ARGV[4] == '1' and allow_at > now then

@@ -5,28 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any
 
 from shared.store import Store
+from tests.fakes.counting_store import CountingStore
 from tests.fakes.github import FakeGitHub
 from tests.proxy.conftest import TOKEN_A, ClientFactory, auth
 
 ISSUE = "/api/github/repos/octo/hello/issues/3"
-
-
-class CountingStore:
-    """A Store that counts the scripts it runs, by name."""
-
-    def __init__(self, inner: Store) -> None:
-        self.inner = inner
-        self.scripts: Counter[str] = Counter()
-
-    async def eval_script(self, script: Any, keys: Any, args: Any) -> Any:
-        self.scripts[script.name] += 1
-        return await self.inner.eval_script(script, keys, args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
 
 async def test_limit_of_n_admits_at_most_n_of_n_plus_50_over_two_processes(
