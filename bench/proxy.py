@@ -19,37 +19,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import re
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.tools import start_redis, start_server, stop, wrk  # noqa: E402
+
 HIT_PATH = "/api/github/repos/octo/hello/issues/1"
-
-
-def _wrk(url: str, seconds: int, headers: dict[str, str]) -> tuple[float, float, float]:
-    """(requests/s, p50 ms, p99 ms) from one wrk run."""
-    command = ["taskset", "-c", "0", "wrk", "-t1", "-c32", f"-d{seconds}s", "--latency"]
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    if "Non-2xx" in output:
-        raise SystemExit(f"wrk saw errors:\n{output}")
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    return rate, _percentile(output, "50"), _percentile(output, "99")
-
-
-def _percentile(output: str, which: str) -> float:
-    value, unit = re.search(rf"\s{which}%\s+([\d.]+)(us|ms|s)", output).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
 def bench_hits(seconds: int, rounds: int, store: str, *, l1: bool = True) -> None:
@@ -59,66 +40,24 @@ def bench_hits(seconds: int, rounds: int, store: str, *, l1: bool = True) -> Non
     from tests.fakes.serving import free_port
 
     port = free_port()
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_L1_TTL": "1" if l1 else "0"}
+    environ = {"BENCH_L1_TTL": "1" if l1 else "0"}
     redis_process = None
-    if store == "native":
-        redis_port = free_port()
-        redis_process = subprocess.Popen(
-            [
-                "taskset",
-                "-c",
-                "0",
-                "redis-server",
-                "--port",
-                str(redis_port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        environ["BENCH_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
-    server = subprocess.Popen(
-        [
-            "taskset",
-            "-c",
-            "1",
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.hit_server:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=environ,
-    )
+    server = None
     try:
-        _wait_for_port(port)
+        if store == "native":
+            redis_process, environ["BENCH_REDIS_URL"] = start_redis()
+        server = start_server("bench.hit_server:create_app", port, environ)
         base = f"http://127.0.0.1:{port}"
         auth = {"Authorization": f"token {TOKEN}"}
-        _wrk(base + "/bare", 2, {})
-        _wrk(base + HIT_PATH, 2, auth)
+        wrk(base + "/bare", 2)
+        wrk(base + HIT_PATH, 2, headers=auth)
         bare: list[tuple[float, float, float]] = []
         gateway: list[tuple[float, float, float]] = []
         for _ in range(rounds):
-            bare.append(_wrk(base + "/bare", seconds, {}))
-            gateway.append(_wrk(base + HIT_PATH, seconds, auth))
+            bare.append(wrk(base + "/bare", seconds))
+            gateway.append(wrk(base + HIT_PATH, seconds, headers=auth))
     finally:
-        server.terminate()
-        server.wait()
-        if redis_process is not None:
-            redis_process.terminate()
-            redis_process.wait()
+        stop(server, redis_process)
     tier = "L1 (in process)" if l1 else "L2 (shared, L1 off)"
     print(
         f"\n(a) cache hits from {tier}, {store} store: wrk -t1 -c32 -d{seconds}s, "
@@ -135,18 +74,6 @@ def bench_hits(seconds: int, rounds: int, store: str, *, l1: bool = True) -> Non
     p99_ratio = medians["gateway fresh hit"][2] / medians["bare Starlette, same bytes"][2]
     goal = "≥ 0.8, p99 ≤ 1.5×" if l1 else "≥ 0.28, p99 ≤ 2.5×"
     print(f"ratios gateway/bare: throughput {ratio:.2f}, p99 {p99_ratio:.2f}×  (goal {goal})")
-
-
-def _wait_for_port(port: int) -> None:
-    import socket
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit("the benchmark server did not start")
 
 
 async def dashboard_day(viewers: int, resources: int, changing: int, seconds: int) -> None:

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.proxy import _percentile, _wait_for_port  # noqa: E402
+from bench.tools import start_redis, start_server, stop, wrk  # noqa: E402
 from bench.webhook_server import SECRET  # noqa: E402
 
 PAYLOAD = ROOT / "tests" / "fixtures" / "webhooks" / "issues" / "edited.json"
@@ -60,42 +59,6 @@ def _sign(body: bytes) -> str:
     return sign(body, SECRET.encode())
 
 
-def _wrk(url: str, seconds: int, script: Path) -> tuple[float, float, float]:
-    import re
-
-    command = ["taskset", "-c", "0", "wrk", "-t1", "-c32", f"-d{seconds}s", "--latency"]
-    output = subprocess.run(
-        [*command, "-s", str(script), url], capture_output=True, text=True, check=True
-    ).stdout
-    if "Non-2xx" in output:
-        raise SystemExit(f"wrk saw errors:\n{output}")
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    return rate, _percentile(output, "50"), _percentile(output, "99")
-
-
-def _start_redis() -> tuple[subprocess.Popen[bytes], str]:
-    from tests.fakes.serving import free_port
-
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            "taskset",
-            "-c",
-            "0",
-            "redis-server",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    _wait_for_port(port)
-    return process, f"redis://127.0.0.1:{port}/0"
-
-
 def bench_accept(seconds: int, rounds: int, store: str) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("bench needs wrk: apt-get install wrk")
@@ -103,33 +66,11 @@ def bench_accept(seconds: int, rounds: int, store: str) -> None:
 
     body = PAYLOAD.read_bytes()
     port = free_port()
-    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+    environ: dict[str, str] = {}
     redis_process = None
     if store == "native":
-        redis_process, environ["BENCH_REDIS_URL"] = _start_redis()
-    server = subprocess.Popen(
-        [
-            "taskset",
-            "-c",
-            "1",
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.webhook_server:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=environ,
-    )
+        redis_process, environ["BENCH_REDIS_URL"] = start_redis()
+    server = start_server("bench.webhook_server:create_app", port, environ)
     rows: dict[str, list[tuple[float, float, float]]] = {
         "bare route, same body": [],
         "receiver": [],
@@ -146,19 +87,15 @@ def bench_accept(seconds: int, rounds: int, store: str) -> None:
             return path
 
         try:
-            _wait_for_port(port)
             base = f"http://127.0.0.1:{port}"
-            _wrk(base + "/bare", 2, script())
-            _wrk(base + "/api/webhooks/github", 2, script())
+            receiver = base + "/api/webhooks/github"
+            wrk(base + "/bare", 2, script=script())
+            wrk(receiver, 2, script=script())
             for _ in range(rounds):
-                rows["bare route, same body"].append(_wrk(base + "/bare", seconds, script()))
-                rows["receiver"].append(_wrk(base + "/api/webhooks/github", seconds, script()))
+                rows["bare route, same body"].append(wrk(base + "/bare", seconds, script=script()))
+                rows["receiver"].append(wrk(receiver, seconds, script=script()))
         finally:
-            server.terminate()
-            server.wait()
-            if redis_process is not None:
-                redis_process.terminate()
-                redis_process.wait()
+            stop(server, redis_process)
     print(
         f"\n(a) accepting deliveries ({len(body)} B), {store} store: wrk -t1 -c32 "
         f"-d{seconds}s, median of {rounds} rounds"
@@ -183,7 +120,7 @@ async def bench_latency(deliveries: int, store: str) -> None:
 
     redis_process = None
     if store == "native":
-        redis_process, url = _start_redis()
+        redis_process, url = start_redis()
         os.environ["BENCH_REDIS_URL"] = url
     else:
         os.environ.pop("BENCH_REDIS_URL", None)
@@ -233,9 +170,7 @@ async def bench_latency(deliveries: int, store: str) -> None:
                     landed.clear()
             await asyncio.wait_for(consumer, 10)
     finally:
-        if redis_process is not None:
-            redis_process.terminate()
-            redis_process.wait()
+        stop(redis_process)
     latencies = sorted((arrived[d] - sent[d]) * 1000 for d in sent)
     p50 = latencies[len(latencies) // 2]
     p99 = latencies[int(len(latencies) * 0.99) - 1]
