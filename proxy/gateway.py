@@ -14,6 +14,8 @@ import logging
 
 import httpx
 
+from proxy.access import Access
+from proxy.github_user import GitHubUsers
 from proxy.hot_cache import HotCache
 from proxy.messages import GatewayRequest, GatewayResponse, Handler
 from proxy.metrics import GatewayMetrics, Measure
@@ -31,6 +33,7 @@ from proxy.stages.upstream_protection import UpstreamProtection
 from proxy.stages.write_serializer import WriteSerializer
 from shared.config import Settings
 from shared.errors import StoreError
+from shared.identity import CallerResolver
 from shared.store import Store, SubscribingStore
 from shared.store.keys import Keys
 
@@ -57,6 +60,8 @@ class Gateway:
     ) -> None:
         self.settings = settings
         self.store = store
+        # How this process reaches GitHub; OAuth exchanges go the same way.
+        self.transport = transport
         self.metrics = GatewayMetrics()
         self.client = httpx.AsyncClient(
             transport=transport,
@@ -89,6 +94,9 @@ class Gateway:
         handler = Measure(handler, self.metrics)
         handler = Shaping(handler, settings.github_api_url)
         self._handle: Handler = Guard(handler)
+        # Identity (design §4, step 2) and access decisions, for every layer.
+        self.callers = CallerResolver(settings, store, keys, GitHubUsers(self))
+        self.access = Access(self)
 
     async def __call__(self, request: GatewayRequest) -> GatewayResponse:
         return await self._handle(request)

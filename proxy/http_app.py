@@ -26,10 +26,10 @@ from starlette.routing import BaseRoute, Route
 from proxy.gateway import Gateway
 from proxy.headers import CACHE_CONTROL
 from proxy.messages import GatewayRequest, GatewayResponse
-from proxy.target import split_reference
+from proxy.target import parse_target, split_reference
 from shared.config import Settings
-from shared.errors import BodyInvalid, BodyTooLarge, HubbubError, MethodNotAllowed
-from shared.identity import resolve_authorization
+from shared.errors import BodyInvalid, BodyTooLarge, Forbidden, HubbubError, MethodNotAllowed
+from shared.identity import SESSION_COOKIE
 
 log = logging.getLogger("hubbub.http")
 
@@ -88,7 +88,7 @@ class ProxyEndpoints:
         method = "GET" if request.method == "HEAD" else request.method
         body = await _read_body(request, self.settings.max_request_body_bytes)
         answer = await self.gateway()(
-            self._gateway_request(request, method, upstream_path, body=body)
+            await self._gateway_request(request, method, upstream_path, body=body)
         )
         return _to_response(answer, include_body=request.method != "HEAD")
 
@@ -98,7 +98,7 @@ class ProxyEndpoints:
         if not isinstance(document, dict) or not isinstance(document.get("query"), str):
             raise BodyInvalid('GraphQL body must be a JSON object with a "query" string')
         answer = await self.gateway()(
-            self._gateway_request(request, "POST", "/graphql", body=body, query="")
+            await self._gateway_request(request, "POST", "/graphql", body=body, query="")
         )
         return _to_response(answer, include_body=True)
 
@@ -124,7 +124,7 @@ class ProxyEndpoints:
             target = split_reference(item["path"])
             forwarded = {k.lower(): v for k, v in headers.items() if k.lower() in _BATCH_HEADERS}
             answer = await self.gateway()(
-                self._gateway_request(
+                await self._gateway_request(
                     request, "GET", target.path, query=target.query, headers=forwarded
                 )
             )
@@ -133,7 +133,7 @@ class ProxyEndpoints:
         shown = {k: v for k, v in answer.headers if k in _BATCH_ANSWER_HEADERS}
         return {"status": answer.status, "headers": shown, "body": _decode_body(answer)}
 
-    def _gateway_request(
+    async def _gateway_request(
         self,
         request: Request,
         method: str,
@@ -144,11 +144,23 @@ class ProxyEndpoints:
         headers: dict[str, str] | None = None,
     ) -> GatewayRequest:
         settings = self.settings
-        identity = resolve_authorization(
-            request.headers.get("authorization"),
-            client_ip=_client_ip(request, settings),
-            server_token=settings.github_token,
+        # The guard's path check first (design §4: guard, then identity): a rejected
+        # path never costs a token check upstream.
+        parse_target(
+            path, request.scope["query_string"].decode("latin-1") if query is None else query
         )
+        identity = await self.gateway().callers.resolve(
+            authorization=request.headers.get("authorization"),
+            cookie=request.cookies.get(SESSION_COOKIE) if "cookie" in request.headers else None,
+            client_ip=client_ip(request, settings),
+        )
+        # A browser sends the cookie with any site's request; only our pages set headers.
+        if identity.via_cookie and method not in ("GET", "HEAD"):
+            raise Forbidden(
+                "a session cookie alone cannot change anything: send the session token"
+                " as 'Authorization: Bearer <token>'",
+                code="csrf_refused",
+            )
         if headers is None:
             headers = {k: request.headers[k] for k in _CALLER_HEADERS if k in request.headers}
         return GatewayRequest(
@@ -168,7 +180,7 @@ def _request_id(request: Request) -> str:
     return offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex[:16]
 
 
-def _client_ip(request: Request, settings: Settings) -> str:
+def client_ip(request: Request, settings: Settings) -> str:
     if settings.trust_proxy_headers:
         forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
         if forwarded:

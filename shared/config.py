@@ -6,8 +6,10 @@ Secrets are `starlette.datastructures.Secret`, which hides its value in `repr`.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +90,20 @@ class Settings:
     penalty_default_s: int = 60
     flight_lease_ms: int = 15_000
 
+    # Sign-in and sessions (see docs/identity.md).
+    github_oauth_url: str = "https://github.com"
+    github_client_id: str | None = None
+    github_client_secret: Secret | None = None
+    oauth_scopes: str = "read:user repo"
+    allowed_origins: tuple[str, ...] = ()  # dashboards that may be sent back to after login
+    session_algorithm: Literal["EdDSA", "HS256"] = "EdDSA"
+    session_keys: Secret | None = None  # "kid:base64url,...": the first signs, all verify
+    session_issuer: str = "hubbub"
+    session_ttl_s: int = 900
+    refresh_ttl_s: int = 2_592_000
+    token_keys: Secret | None = None  # Fernet keys, comma-separated: the first encrypts
+    token_check_ttl_s: int = 600  # how long a GitHub token passed through stays validated
+
     # Webhooks and the event bus.
     github_webhook_secret: Secret | None = None  # comma-separated: the first signs, all verify
     webhook_max_body_bytes: int = 26_214_400  # GitHub's own cap, 25 MiB
@@ -121,6 +137,22 @@ class Settings:
         raw = str(self.github_webhook_secret)
         return [part.strip().encode() for part in raw.split(",") if part.strip()]
 
+    @property
+    def session_key_list(self) -> list[tuple[str, bytes]]:
+        """(kid, key bytes) for every session key, the signing key first."""
+        return _session_keys(self.session_keys)
+
+    @property
+    def token_key_list(self) -> list[bytes]:
+        """Every Fernet key a stored GitHub token may be sealed with, the sealing key first."""
+        if self.token_keys is None:
+            return []
+        return [part.strip().encode() for part in str(self.token_keys).split(",") if part.strip()]
+
+    @property
+    def oauth_enabled(self) -> bool:
+        return self.github_client_id is not None
+
     def fresh_s_for(self, path: str) -> int:
         """The fresh window for an upstream path: the longest matching rule, else the default."""
         for prefix, seconds in self.cache_fresh_rules:
@@ -140,8 +172,10 @@ class Settings:
                 text = "********"
             elif value is None:
                 text = ""
-            elif isinstance(value, tuple):
+            elif name == "cache_fresh_rules":
                 text = ",".join(f"{prefix}={seconds}" for prefix, seconds in value)
+            elif isinstance(value, tuple):
+                text = ",".join(value)
             elif isinstance(value, bool):
                 text = "1" if value else "0"
             else:
@@ -207,6 +241,18 @@ ENVIRONMENT: dict[str, str] = {
     "write_spacing_ms": "HUBBUB_WRITE_SPACING_MS",
     "penalty_default_s": "HUBBUB_PENALTY_DEFAULT_S",
     "flight_lease_ms": "HUBBUB_FLIGHT_LEASE_MS",
+    "github_oauth_url": "GITHUB_OAUTH_URL",
+    "github_client_id": "GITHUB_CLIENT_ID",
+    "github_client_secret": "GITHUB_CLIENT_SECRET",
+    "oauth_scopes": "HUBBUB_OAUTH_SCOPES",
+    "allowed_origins": "HUBBUB_ALLOWED_ORIGINS",
+    "session_algorithm": "HUBBUB_SESSION_ALGORITHM",
+    "session_keys": "HUBBUB_SESSION_KEYS",
+    "session_issuer": "HUBBUB_SESSION_ISSUER",
+    "session_ttl_s": "HUBBUB_SESSION_TTL_S",
+    "refresh_ttl_s": "HUBBUB_REFRESH_TTL_S",
+    "token_keys": "HUBBUB_TOKEN_KEYS",
+    "token_check_ttl_s": "HUBBUB_TOKEN_CHECK_TTL_S",
     "github_webhook_secret": "GITHUB_WEBHOOK_SECRET",
     "webhook_max_body_bytes": "HUBBUB_WEBHOOK_MAX_BODY_BYTES",
     "webhook_dedupe_ttl_s": "HUBBUB_WEBHOOK_DEDUPE_TTL_S",
@@ -220,7 +266,39 @@ ENVIRONMENT: dict[str, str] = {
     "log_format": "HUBBUB_LOG_FORMAT",
 }
 
-_SECRETS = {"github_token", "redis_url", "upstash_rest_token", "github_webhook_secret"}
+_SECRETS = {
+    "github_token",
+    "redis_url",
+    "upstash_rest_token",
+    "github_webhook_secret",
+    "github_client_secret",
+    "session_keys",
+    "token_keys",
+}
+_KEY_ALPHABET = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+_KID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _session_keys(raw: Secret | None) -> list[tuple[str, bytes]]:
+    if raw is None:
+        return []
+    keys: list[tuple[str, bytes]] = []
+    for item in filter(None, (part.strip() for part in str(raw).split(","))):
+        kid, sep, encoded = item.partition(":")
+        if not sep or not _KID.fullmatch(kid) or not _KEY_ALPHABET.fullmatch(encoded):
+            # The message names the entry's position, never its text: it is a secret.
+            raise SettingsError(
+                f"HUBBUB_SESSION_KEYS: entry {len(keys) + 1} is not of the form kid:base64url"
+            )
+        keys.append((kid, base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))))
+    return keys
+
+
+def _origin(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path not in {"", "/"}:
+        raise SettingsError(f"HUBBUB_ALLOWED_ORIGINS: {value!r} is not an http(s):// origin")
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _cast(name: str, variable: str, raw: str, default: Any) -> Any:
@@ -228,6 +306,8 @@ def _cast(name: str, variable: str, raw: str, default: Any) -> Any:
         return Secret(raw)
     if name == "cache_fresh_rules":
         return _fresh_rules(raw)
+    if name == "allowed_origins":
+        return tuple(_origin(part.strip()) for part in raw.split(",") if part.strip())
     try:
         if isinstance(default, bool):
             if raw.lower() in {"1", "true", "yes", "on"}:
@@ -277,3 +357,41 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("HUBBUB_EVENT_MAX_ATTEMPTS must be at least 1")
     if settings.caller_window_s == 0:
         raise SettingsError("HUBBUB_CALLER_WINDOW_S must be at least 1")
+    _validate_identity(settings)
+
+
+def _validate_identity(settings: Settings) -> None:
+    oauth = urlsplit(settings.github_oauth_url)
+    if oauth.scheme not in {"http", "https"} or not oauth.hostname or oauth.query:
+        raise SettingsError("GITHUB_OAUTH_URL must be an http(s):// origin")
+    if settings.session_algorithm not in {"EdDSA", "HS256"}:
+        raise SettingsError("HUBBUB_SESSION_ALGORITHM must be EdDSA or HS256")
+    keys = settings.session_key_list
+    if len({kid for kid, _ in keys}) != len(keys):
+        raise SettingsError("HUBBUB_SESSION_KEYS: two keys share one kid")
+    for position, (_, key) in enumerate(keys, start=1):
+        if settings.session_algorithm == "EdDSA" and len(key) != 32:
+            raise SettingsError(
+                f"HUBBUB_SESSION_KEYS: key {position} must be a 32-byte Ed25519 seed for EdDSA"
+            )
+        if settings.session_algorithm == "HS256" and len(key) < 32:
+            raise SettingsError(f"HUBBUB_SESSION_KEYS: key {position} is under 32 bytes")
+    for position, key in enumerate(settings.token_key_list, start=1):
+        try:
+            decoded = base64.urlsafe_b64decode(key)
+        except ValueError:
+            decoded = b""
+        if len(decoded) != 32:
+            raise SettingsError(f"HUBBUB_TOKEN_KEYS: key {position} is not a Fernet key")
+    if settings.oauth_enabled:
+        for name, value in (
+            ("GITHUB_CLIENT_SECRET", settings.github_client_secret),
+            ("HUBBUB_SESSION_KEYS", settings.session_keys),
+            ("HUBBUB_TOKEN_KEYS", settings.token_keys),
+        ):
+            if value is None:
+                raise SettingsError(f"{name} is required with GITHUB_CLIENT_ID")
+    if settings.session_ttl_s < 60:
+        raise SettingsError("HUBBUB_SESSION_TTL_S must be at least 60")
+    if settings.refresh_ttl_s < settings.session_ttl_s:
+        raise SettingsError("HUBBUB_REFRESH_TTL_S must be at least HUBBUB_SESSION_TTL_S")

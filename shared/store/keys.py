@@ -51,6 +51,17 @@ class Keys:
     def webhook_delivery(self, hook_id: str, delivery_id: str) -> str:
         return f"{self.prefix}delivery:{hook_id}:{delivery_id}"
 
+    # Identity: sessions (sealed GitHub token + refresh family), OAuth flows in flight,
+    # GitHub tokens passed through and already checked.
+    def session(self, session_id: str) -> str:
+        return f"{self.prefix}session:{session_id}"
+
+    def oauth_state(self, name: str) -> str:
+        return f"{self.prefix}oauth-state:{name}"
+
+    def checked_token(self, token_hash: str) -> str:
+        return f"{self.prefix}github-user:{token_hash}"
+
     # Single flight across processes.
     def flight_lease(self, cache_key: str) -> str:
         return f"{self.prefix}flight:{cache_key}"

@@ -179,6 +179,10 @@ class FakeGitHub:
         else:
             self._user_id(login)
 
+    def tokens(self) -> dict[str, tuple[str, int]]:
+        """Every user token: token -> (login, user id)."""
+        return {token: (login, self._user_id(login)) for token, login in self._logins.items()}
+
     def add_repo(
         self,
         owner: str,

@@ -11,6 +11,7 @@ import pytest_asyncio
 import proxy.clock
 from proxy import Gateway, create_app
 from shared.config import Settings
+from shared.identity import GitHubUser
 from shared.store import Store
 from shared.store.embedded import EmbeddedStore
 from tests.fakes.github import FakeGitHub
@@ -65,12 +66,19 @@ async def make_gateway(github: FakeGitHub) -> AsyncIterator[GatewayFactory]:
     """Builds gateways on a given store (default: a fresh embedded one) against the fake."""
     built: list[Gateway] = []
 
-    def make(store: Store | None = None, **changes: object) -> Gateway:
+    def make(
+        store: Store | None = None, *, check_tokens: bool = False, **changes: object
+    ) -> Gateway:
+        """`check_tokens=False` (most tests): the fake's tokens count as already checked,
+        so a test of another stage sees no `GET /user` of the identity step."""
         gateway = Gateway(
             gateway_settings(**changes),
             store or EmbeddedStore(),
             transport=github.transport(),
         )
+        if not check_tokens:
+            for token, (login, user_id) in github.tokens().items():
+                gateway.callers.remember(token, GitHubUser(user_id, login))
         built.append(gateway)
         return gateway
 

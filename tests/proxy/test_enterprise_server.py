@@ -36,7 +36,8 @@ async def test_the_gateway_serves_an_enterprise_server_as_it_serves_github() -> 
         )
     await gateway.aclose()
 
-    assert github.requests[0].path == "/api/v3/repos/octo/hello/issues/1"
+    assert github.requests[0].path == "/api/v3/user"  # the token's one check, on GHES too
+    assert github.requests[1].path == "/api/v3/repos/octo/hello/issues/1"
     assert issue.json()["url"] == PROXY + "/repos/octo/hello/issues/1"
     assert issue.json()["html_url"].startswith("https://ghe.example.com/octo/hello")
     assert again.headers["x-cache"] == "HIT"

@@ -38,7 +38,8 @@ async def test_health_readiness_and_metrics() -> None:
 
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
-    assert 'hubbub_gateway_responses_total{outcome="MISS",status="2xx"} 1.0' in metrics
+    # Two misses: the token's one check (`GET /user`) and the repository.
+    assert 'hubbub_gateway_responses_total{outcome="MISS",status="2xx"} 2.0' in metrics
     assert 'hubbub_gateway_responses_total{outcome="HIT",status="2xx"} 1.0' in metrics
     assert refused.status_code == 429
     assert 'hubbub_gateway_responses_total{outcome="ERROR",status="4xx"} 1.0' in metrics

@@ -1,0 +1,238 @@
+"""One way every layer turns a credential into an Identity: the HTTP proxy (Authorization
+header or session cookie), Socket.IO (`auth` dict) and MCP (bearer token).
+
+    Hubbub session token (JWT) → verified → its session → the user's sealed GitHub token
+    GitHub token passed through → checked once with `GET /user`, remembered for minutes
+    nothing                    → anonymous: the server's own token if any, read-only
+
+Both kinds are memoised in process, so a warm request costs no Store round trip: a
+session token for at most RECHECK_S before its session is read again (that is how long a
+logout elsewhere takes to reach this process), a checked GitHub token for
+HUBBUB_TOKEN_CHECK_TTL_S.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from shared.config import Settings
+from shared.errors import NotAuthenticated
+from shared.identity.caller import (
+    Identity,
+    anonymous_identity,
+    bearer_token,
+    check_github_token,
+    digest,
+    identity_for_token,
+    looks_like_session_token,
+)
+from shared.identity.sessions import Session, Sessions
+from shared.identity.token_vault import TokenVault
+from shared.store import Store
+from shared.store.keys import Keys
+
+if TYPE_CHECKING:
+    from shared.identity.session_tokens import SessionTokens
+
+RECHECK_S = 1.0
+REFUSED_TTL_S = 60  # a token GitHub refused is not asked about again for this long
+_MEMO_MAX = 10_000
+SESSION_COOKIE = "hubbub_session"
+
+
+@dataclass(frozen=True)
+class GitHubUser:
+    """Who GitHub says a token belongs to; `user_id` is None for tokens that are not a
+    user's (an App installation's `ghs_`), which GitHub answers `GET /user` with 403."""
+
+    user_id: int | None
+    login: str | None
+
+
+class UserLookup(Protocol):
+    async def __call__(self, identity: Identity) -> GitHubUser | None:
+        """`GET /user` for this identity: the user, or None when GitHub refuses the token."""
+        ...
+
+
+class _Memo:
+    """A bounded LRU of (deadline, value) by key; in-process, so it holds no secret the
+    process did not already hold."""
+
+    def __init__(self, size: int = _MEMO_MAX) -> None:
+        self.size = size
+        self._items: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+
+    def get(self, key: str) -> tuple[float, Any] | None:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def put(self, key: str, deadline: float, value: Any) -> None:
+        self._items[key] = (deadline, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def drop_where(self, predicate: Any) -> None:
+        for key in [k for k, (_, value) in self._items.items() if predicate(value)]:
+            del self._items[key]
+
+
+class CallerResolver:
+    def __init__(self, settings: Settings, store: Store, keys: Keys, lookup: UserLookup) -> None:
+        self.settings = settings
+        self.store = store
+        self.keys = keys
+        self.lookup = lookup
+        self.vault = TokenVault(settings.token_key_list)
+        self.sessions = Sessions(store, keys, self.vault, settings.refresh_ttl_s)
+        self._tokens: SessionTokens | None = None
+        self._session_memo = _Memo()  # session token -> (recheck at, (Identity, exp))
+        self._github_memo = _Memo()  # token hash -> (until, GitHubUser | None)
+
+    @property
+    def tokens(self) -> SessionTokens:
+        # Imported on first use: PyJWT and cryptography cost a cold start ~180 ms, and a
+        # serverless instance that only ever sees GitHub tokens never needs them.
+        if self._tokens is None:
+            from shared.identity.session_tokens import SessionTokens
+
+            self._tokens = SessionTokens(self.settings)
+        return self._tokens
+
+    @property
+    def sessions_enabled(self) -> bool:
+        return bool(self.settings.session_key_list) and self.vault.enabled
+
+    # --- entry points ------------------------------------------------------------------
+
+    async def resolve(
+        self, *, authorization: str | None, cookie: str | None = None, client_ip: str
+    ) -> Identity:
+        """From an HTTP request's `Authorization` header, else its session cookie."""
+        if authorization is not None and authorization.strip():
+            return await self.resolve_token(bearer_token(authorization), client_ip=client_ip)
+        if cookie:
+            identity = await self.resolve_session_token(cookie)
+            return dataclasses.replace(identity, via_cookie=True)
+        return anonymous_identity(client_ip, self.settings.github_token)
+
+    async def resolve_auth(self, auth: Mapping[str, Any] | None, *, client_ip: str) -> Identity:
+        """From a Socket.IO `auth` dict (`{"token": ...}`); no token is anonymous."""
+        token = auth.get("token") if isinstance(auth, Mapping) else None
+        if token is None or token == "":
+            return anonymous_identity(client_ip, self.settings.github_token)
+        if not isinstance(token, str):
+            raise NotAuthenticated("auth.token must be a string", code="bad_credentials")
+        return await self.resolve_token(bearer_token(f"Bearer {token}"), client_ip=client_ip)
+
+    async def resolve_token(self, token: str, *, client_ip: str) -> Identity:
+        if looks_like_session_token(token):
+            return await self.resolve_session_token(token)
+        return await self.resolve_github_token(check_github_token(token), client_ip=client_ip)
+
+    # --- Hubbub session tokens ---------------------------------------------------------
+
+    async def resolve_session_token(self, token: str) -> Identity:
+        if not self.sessions_enabled:
+            raise NotAuthenticated(
+                "session tokens are not accepted here (no HUBBUB_SESSION_KEYS)",
+                code="auth_not_configured",
+            )
+        now = time.time()
+        memo = self._session_memo.get(token)
+        if memo is not None:
+            recheck_at, (identity, expires_at) = memo
+            if now > expires_at + 30:
+                raise NotAuthenticated("session token expired; refresh it", code="token_expired")
+            if now < recheck_at:
+                return identity
+        claims = self.tokens.verify(token)
+        session = await self.sessions.get(claims.session_id)
+        if session is None or session.user_id != claims.user_id:
+            raise NotAuthenticated("session has ended; sign in again", code="token_revoked")
+        identity = session_identity(session)
+        self._session_memo.put(token, now + RECHECK_S, (identity, claims.expires_at))
+        return identity
+
+    def forget_session(self, session_id: str) -> None:
+        """Stop honouring a revoked session's tokens in this process at once."""
+        self._session_memo.drop_where(lambda value: value[0].session_id == session_id)
+
+    # --- GitHub tokens passed through --------------------------------------------------
+
+    def remember(self, token: str, user: GitHubUser) -> None:
+        """Record, in this process, a check already made (the OAuth callback has just read
+        `GET /user` with this token)."""
+        deadline = time.time() + self.settings.token_check_ttl_s
+        self._github_memo.put(digest("token", token), deadline, user)
+
+    async def resolve_github_token(self, token: str, *, client_ip: str) -> Identity:
+        token_hash = digest("token", token)
+        user = await self._checked(token, token_hash, client_ip)
+        if user is None:
+            raise NotAuthenticated("GitHub does not accept this token", code="bad_credentials")
+        return identity_for_token(token, user_id=user.user_id, login=user.login)
+
+    async def _checked(self, token: str, token_hash: str, client_ip: str) -> GitHubUser | None:
+        now = time.time()
+        memo = self._github_memo.get(token_hash)
+        if memo is not None and now < memo[0]:
+            return memo[1]
+        key = self.keys.checked_token(token_hash)
+        stored = _parse_user(await self.store.get(key))
+        if stored is not None:
+            user, ttl_s = stored
+        else:
+            # Until GitHub has vouched for it, the check spends the caller's address's
+            # budget, so a stream of made-up tokens cannot spend unlimited upstream calls.
+            unchecked = dataclasses.replace(
+                identity_for_token(token), limit_key=digest("ip", client_ip)
+            )
+            user = await self.lookup(unchecked)
+            ttl_s = self.settings.token_check_ttl_s if user is not None else REFUSED_TTL_S
+            record = {"refused": True} if user is None else dataclasses.asdict(user)
+            await self.store.set(key, json.dumps(record), px=ttl_s * 1000)
+        self._github_memo.put(token_hash, now + ttl_s, user)
+        return user
+
+
+def session_identity(session: Session) -> Identity:
+    token = str(session.github_token)
+    token_hash = digest("token", token)
+    return Identity(
+        credential=session.github_token,
+        partition=token_hash,
+        limit_key=digest("user", str(session.user_id)),
+        token_hash=token_hash,
+        kind="session",
+        user_id=session.user_id,
+        login=session.login,
+        session_id=session.session_id,
+    )
+
+
+def _parse_user(raw: str | None) -> tuple[GitHubUser | None, int] | None:
+    """A stored check: (user or None if refused, seconds to remember it here), or None."""
+    if raw is None:
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    if record.get("refused"):
+        return None, REFUSED_TTL_S
+    user_id, login = record.get("user_id"), record.get("login")
+    if user_id is not None and not isinstance(user_id, int):
+        return None
+    return GitHubUser(user_id, login if isinstance(login, str) else None), 60
