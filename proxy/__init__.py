@@ -5,6 +5,8 @@ invalidation vocabulary (scopes and the Invalidator webhooks drive), and the HTT
 pieces.
 """
 
+from proxy.access import Access
+from proxy.auth import AuthEndpoints
 from proxy.gateway import Gateway
 from proxy.headers import CACHE_CONTROL
 from proxy.http_app import Endpoints, GatewayHolder, ProxyEndpoints, create_app, error_response
@@ -14,6 +16,8 @@ from proxy.stages.invalidate import Invalidator
 
 __all__ = [
     "CACHE_CONTROL",
+    "Access",
+    "AuthEndpoints",
     "CacheOutcome",
     "Endpoints",
     "Gateway",

@@ -10,8 +10,6 @@ import asyncio
 import gc
 import json
 import logging
-import re
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -23,25 +21,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from proxy.auth import AuthEndpoints
 from proxy.gateway import Gateway
 from proxy.headers import CACHE_CONTROL
+from proxy.http_request import PREFIX, client_ip, public_base, read_body, request_id
 from proxy.messages import GatewayRequest, GatewayResponse
 from proxy.target import parse_target, split_reference
 from shared.config import Settings
-from shared.errors import BodyInvalid, BodyTooLarge, Forbidden, HubbubError, MethodNotAllowed
+from shared.errors import BodyInvalid, Forbidden, HubbubError, MethodNotAllowed
 from shared.identity import SESSION_COOKIE
 
 log = logging.getLogger("hubbub.http")
 
-PREFIX = "/api/github"
 _POST_ONLY = frozenset({"/batch", "/graphql"})
 _CALLER_HEADERS = ("accept", "x-github-api-version", "if-none-match", "content-type")
 _BATCH_HEADERS = frozenset({"accept", "x-github-api-version", "if-none-match"})
 _BATCH_ANSWER_HEADERS = frozenset(
     {"etag", "link", "x-cache", "age", "content-type", "x-ratelimit-remaining", "retry-after"}
 )
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
 class _RawPathConvertor(Convertor[str]):
@@ -86,14 +83,14 @@ class ProxyEndpoints:
         if upstream_path in _POST_ONLY:
             raise MethodNotAllowed(f"{upstream_path} takes POST")
         method = "GET" if request.method == "HEAD" else request.method
-        body = await _read_body(request, self.settings.max_request_body_bytes)
+        body = await read_body(request, self.settings.max_request_body_bytes)
         answer = await self.gateway()(
             await self._gateway_request(request, method, upstream_path, body=body)
         )
         return _to_response(answer, include_body=request.method != "HEAD")
 
     async def graphql(self, request: Request) -> Response:
-        body = await _read_body(request, self.settings.max_request_body_bytes)
+        body = await read_body(request, self.settings.max_request_body_bytes)
         document = _parse_json(body)
         if not isinstance(document, dict) or not isinstance(document.get("query"), str):
             raise BodyInvalid('GraphQL body must be a JSON object with a "query" string')
@@ -103,7 +100,7 @@ class ProxyEndpoints:
         return _to_response(answer, include_body=True)
 
     async def batch(self, request: Request) -> Response:
-        document = _parse_json(await _read_body(request, self.settings.max_request_body_bytes))
+        document = _parse_json(await read_body(request, self.settings.max_request_body_bytes))
         items = document.get("requests") if isinstance(document, dict) else None
         if not isinstance(items, list) or not items:
             raise BodyInvalid('batch body must be {"requests": [{"path": ...}, ...]}')
@@ -170,50 +167,9 @@ class ProxyEndpoints:
             identity=identity,
             headers=headers,
             body=body,
-            request_id=_request_id(request),
-            public_base=_public_base(request, settings),
+            request_id=request_id(request),
+            public_base=public_base(request, settings),
         )
-
-
-def _request_id(request: Request) -> str:
-    offered = request.headers.get("x-request-id", "")
-    return offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex[:16]
-
-
-def client_ip(request: Request, settings: Settings) -> str:
-    if settings.trust_proxy_headers:
-        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-        if forwarded:
-            return forwarded
-    return request.client.host if request.client else "unknown"
-
-
-def _public_base(request: Request, settings: Settings) -> str:
-    if settings.public_url:
-        return settings.public_url.rstrip("/") + PREFIX
-    scheme, host = request.url.scheme, request.headers.get("host", "")
-    if settings.trust_proxy_headers:
-        scheme = request.headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
-        host = request.headers.get("x-forwarded-host", host).split(",")[0].strip()
-    if scheme not in ("http", "https") or not _HOST.fullmatch(host):
-        # A Host we cannot trust into a URL: answer with the address we were reached on.
-        server = request.scope.get("server") or ("127.0.0.1", 80)
-        scheme, host = "http", f"{server[0]}:{server[1]}"
-    return f"{scheme}://{host}{PREFIX}"
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"request body over {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"request body over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _parse_json(body: bytes) -> Any:
@@ -274,7 +230,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     # Starlette's ServerErrorMiddleware logs the exception once; clients see no trace.
     error = HubbubError("internal error; quote the request id", code="internal_error")
     response = error_response(error)
-    response.headers["x-request-id"] = _request_id(request)
+    response.headers["x-request-id"] = request_id(request)
     return response
 
 
@@ -338,6 +294,7 @@ def create_app(
     return Starlette(
         routes=[
             *ProxyEndpoints(settings, holder).routes(),
+            *AuthEndpoints(settings, holder).routes(),
             *(route for group in endpoints for route in group(settings, holder).routes()),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

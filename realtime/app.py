@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from proxy import Gateway, GatewayHolder, ProxyEndpoints
+from proxy import AuthEndpoints, Gateway, GatewayHolder, ProxyEndpoints
 from proxy.http_app import EXCEPTION_HANDLERS
 from shared.config import Settings
 from shared.errors import StoreUnavailable
@@ -81,6 +81,7 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> Starlet
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *ProxyEndpoints(settings, holder).routes(),
+        *AuthEndpoints(settings, holder).routes(),
         *webhooks.routes(),
     ]
     return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)

@@ -1,10 +1,11 @@
-"""The `hubbub` command: `dev`, `serve`, `config`, `events tail` and `webhooks send`."""
+"""The `hubbub` command: `dev`, `serve`, `config`, `keys`, `events tail` and `webhooks send`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,7 @@ def _settings() -> Settings:
 def _dev(args: argparse.Namespace) -> None:
     import uvicorn
 
+    _dev_keys()
     settings = _settings()
     configure_logging(settings.log_level, "text")
     print(
@@ -42,6 +44,30 @@ def _dev(args: argparse.Namespace) -> None:
         log_config=uvicorn_log_config(settings.log_level, "text"),
         ws_per_message_deflate=False,
     )
+
+
+def _dev_keys() -> None:
+    """`hubbub dev` signs sessions without set-up: keys made now, for this run (and its
+    reloads, which inherit the environment); `serve` and Vercel never do this."""
+    settings = _settings()
+    if settings.session_keys is None:
+        from shared.identity.session_tokens import new_key_entry
+
+        os.environ["HUBBUB_SESSION_KEYS"] = new_key_entry(settings.session_algorithm, "dev")
+    if settings.token_keys is None:
+        from cryptography.fernet import Fernet
+
+        os.environ["HUBBUB_TOKEN_KEYS"] = Fernet.generate_key().decode()
+
+
+def _keys(args: argparse.Namespace) -> None:
+    from cryptography.fernet import Fernet
+
+    from shared.identity.session_tokens import new_key_entry
+
+    print(f"HUBBUB_SESSION_ALGORITHM={args.algorithm}")
+    print(f"HUBBUB_SESSION_KEYS={new_key_entry(args.algorithm)}")
+    print(f"HUBBUB_TOKEN_KEYS={Fernet.generate_key().decode()}")
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -153,6 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
         ".env, with secrets masked.",
     )
     config.set_defaults(handler=_config)
+
+    keys = commands.add_parser(
+        "keys",
+        help="print new session and token keys",
+        description="Print a new session signing key and a new token-sealing key as "
+        "environment lines. To rotate, put the new entry first in the existing list and "
+        "keep the old one after it until its last token has expired (sessions: "
+        "HUBBUB_SESSION_TTL_S; sealed tokens: until every session has been refreshed).",
+    )
+    keys.add_argument("--algorithm", choices=["EdDSA", "HS256"], default="EdDSA")
+    keys.set_defaults(handler=_keys)
 
     events = commands.add_parser("events", help="watch the event stream")
     events_commands = events.add_subparsers(dest="events_command", required=True)

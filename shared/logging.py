@@ -58,9 +58,17 @@ def configure_logging(level: str, fmt: Literal["json", "text"]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx logs every request URL at INFO; ours already says what matters, once.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    quiet_libraries()
+
+
+# httpx logs every request URL at INFO (ours already say what matters, once, without query
+# strings); Authlib logs the PKCE code verifier at DEBUG.
+QUIET = ("httpx", "httpcore", "authlib")
+
+
+def quiet_libraries() -> None:
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def uvicorn_log_config(level: str, fmt: Literal["json", "text"]) -> dict[str, object]:
@@ -82,6 +90,6 @@ def uvicorn_log_config(level: str, fmt: Literal["json", "text"]) -> dict[str, ob
             "uvicorn.error": {"level": level.upper()},
             "uvicorn.access": {"handlers": ["default"], "level": "WARNING", "propagate": False},
             "hubbub": {"handlers": ["default"], "level": level.upper(), "propagate": False},
-            "httpx": {"level": "WARNING"},
+            **{name: {"level": "WARNING"} for name in QUIET},
         },
     }

@@ -139,3 +139,15 @@ class SessionTokens:
             token_id=str(claims["jti"]),
             expires_at=int(claims["exp"]),
         )
+
+
+def new_key_entry(algorithm: str, kid: str | None = None) -> str:
+    """A fresh `kid:base64url` entry for HUBBUB_SESSION_KEYS: an Ed25519 seed or an HS256
+    secret, both 32 random bytes."""
+    import base64
+    import secrets
+
+    kid = kid or time.strftime("k%Y%m%d") + "-" + secrets.token_hex(2)
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    assert algorithm in {"EdDSA", "HS256"}
+    return f"{kid}:{key}"

@@ -10,6 +10,9 @@ documents, not merely plausibly:
   graphql); a spent budget is a 403 with `x-ratelimit-remaining: 0`.
 * Lists paginate with absolute `Link` headers in GitHub's `/repositories/{id}/...` form.
 * Routing is on the raw path, so `heads%2Ffeature-x` is one segment, as on GitHub.
+* The OAuth web flow (`/login/oauth/authorize`, `/login/oauth/access_token`) with single-use
+  codes, redirect-URI and PKCE S256 checks, and GitHub's error answers (HTTP 200 with an
+  `error` field); a repository's answer carries the caller's `permissions`.
 * A test can inject 5xx answers, secondary limits, dropped connections and slow answers, or
   hold requests and await "N are held" (an asyncio condition, never a sleep), then release.
 
@@ -25,6 +28,7 @@ import binascii
 import calendar
 import hashlib
 import json
+import os
 import re
 import time
 from collections.abc import Iterable
@@ -32,7 +36,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlencode
 
 import httpx
 from starlette.types import Receive, Scope, Send
@@ -87,6 +91,18 @@ class RecordedRequest:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+@dataclass
+class _Grant:
+    """An authorization code GitHub has issued and not yet exchanged."""
+
+    client_id: str
+    redirect_uri: str
+    challenge: str | None
+    login: str
+    scope: str
+    expires: float
 
 
 @dataclass
@@ -169,6 +185,9 @@ class FakeGitHub:
         self._next_id = 1000
         self._last_stamp = 0
         self._documents: dict[str, Any] = {}  # lower-case API path -> JSON served as is
+        self._oauth_apps: dict[str, str] = {}  # client id -> secret
+        self._grants: dict[str, _Grant] = {}  # code -> what it was issued for
+        self.signed_in: str | None = None  # who the browser is signed in to github.com as
 
     # --- set-up -----------------------------------------------------------------------
 
@@ -177,6 +196,15 @@ class FakeGitHub:
         if user_id is not None:
             self._user_ids[login] = user_id
         else:
+            self._user_id(login)
+
+    def add_oauth_app(self, client_id: str, client_secret: str) -> None:
+        self._oauth_apps[client_id] = client_secret
+
+    def sign_in(self, login: str | None) -> None:
+        """Who approves the next authorize request, as if signed in to github.com."""
+        self.signed_in = login
+        if login is not None:
             self._user_id(login)
 
     def tokens(self) -> dict[str, tuple[str, int]]:
@@ -190,15 +218,18 @@ class FakeGitHub:
         *,
         private: bool = False,
         readers: Iterable[str] = (),
+        writers: Iterable[str] = (),
         repo_id: int | None = None,
     ) -> FakeRepo:
-        """Add a repository with `heads/main` and `heads/feature-x` refs."""
+        """Add a repository with `heads/main` and `heads/feature-x` refs. The owner is its
+        admin, `writers` may push, `readers` may read it when private."""
         repo = FakeRepo(
             id=repo_id or self._new_id(),
             owner=owner,
             name=name,
             private=private,
             readers=set(readers),
+            writers=set(writers),
             created_at=self._tick(),
             refs={"heads/main": "a" * 40, "heads/feature-x": "b" * 40},
         )
@@ -361,6 +392,18 @@ class FakeGitHub:
         if scope["type"] != "http":
             return
         request = await self._record(scope, receive)
+        if request.path.startswith("/login/oauth/"):
+            status, headers, body = self._oauth(request)
+            request.status = status
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
         outcome = self._take(self._outcomes, request)
         delay = self._take(self._delays, request)
         await self._maybe_hold(request)
@@ -509,6 +552,72 @@ class FakeGitHub:
         headers.append(("content-length", str(len(body))))
         return reply.status, headers, b"" if request.method == "HEAD" else body
 
+    # --- OAuth web flow (github.com/login/oauth/*) -------------------------------------
+
+    def _oauth(self, request: RecordedRequest) -> tuple[int, list[tuple[str, str]], bytes]:
+        if request.method == "GET" and request.path == "/login/oauth/authorize":
+            return self._authorize(_query(request.query))
+        if request.method == "POST" and request.path == "/login/oauth/access_token":
+            reply = self._exchange(request)
+            if "json" in request.headers.get("accept", ""):
+                return 200, [("content-type", "application/json")], json.dumps(reply).encode()
+            form = urlencode(reply).encode()
+            return 200, [("content-type", "application/x-www-form-urlencoded")], form
+        return 404, [("content-type", "text/plain")], b"Not Found"
+
+    def _authorize(self, query: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+        redirect_uri, state = query.get("redirect_uri", ""), query.get("state")
+        if query.get("client_id") not in self._oauth_apps or not redirect_uri:
+            return 404, [("content-type", "text/plain")], b"Not Found"
+        if self.signed_in is None:
+            return 200, [("content-type", "text/html")], b"<form>Sign in to GitHub</form>"
+        method = query.get("code_challenge_method")
+        if query.get("code_challenge") and method != "S256":
+            return 400, [("content-type", "text/plain")], b"code_challenge_method must be S256"
+        code = binascii.hexlify(os.urandom(10)).decode()
+        self._grants[code] = _Grant(
+            client_id=query["client_id"],
+            redirect_uri=redirect_uri,
+            challenge=query.get("code_challenge"),
+            login=self.signed_in,
+            scope=query.get("scope", ""),
+            expires=time.time() + 600,
+        )
+        answer = {"code": code, **({"state": state} if state is not None else {})}
+        joiner = "&" if "?" in redirect_uri else "?"
+        return 302, [("location", redirect_uri + joiner + urlencode(answer))], b""
+
+    def _exchange(self, request: RecordedRequest) -> dict[str, str]:
+        content_type = request.headers.get("content-type", "")
+        if "json" in content_type:
+            params = {k: str(v) for k, v in (_json_body(request) or {}).items()}
+        else:
+            params = dict(parse_qsl(request.body.decode()))
+        basic = request.headers.get("authorization", "")
+        if basic.lower().startswith("basic "):
+            client_id, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
+            params.setdefault("client_id", client_id)
+            params.setdefault("client_secret", secret)
+        client_id = params.get("client_id", "")
+        if (
+            client_id not in self._oauth_apps
+            or params.get("client_secret") != self._oauth_apps[client_id]
+        ):
+            return {"error": "incorrect_client_credentials"}
+        grant = self._grants.pop(params.get("code", ""), None)  # a code works once
+        if grant is None or grant.client_id != client_id or grant.expires < time.time():
+            return {"error": "bad_verification_code"}
+        if params.get("redirect_uri") and params["redirect_uri"] != grant.redirect_uri:
+            return {"error": "redirect_uri_mismatch"}
+        if grant.challenge is not None:
+            verifier = params.get("code_verifier", "")
+            computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+            if computed.decode().rstrip("=") != grant.challenge:
+                return {"error": "bad_verification_code"}
+        token = "gho_" + binascii.hexlify(os.urandom(18)).decode()
+        self._logins[token] = grant.login
+        return {"access_token": token, "token_type": "bearer", "scope": grant.scope}
+
     def _api_path(self, raw_path: str) -> str | None:
         """The path under the API root, or None when it is outside (GHES: not /api/v3)."""
         if not self.base_path:
@@ -591,7 +700,10 @@ class FakeGitHub:
             return _error(401, "Requires authentication")
         match method, rest:
             case "GET", []:
-                return _Reply(200, render.repo(repo))
+                document = render.repo(repo)
+                if login is not None:
+                    document["permissions"] = self._permissions(repo, login)
+                return _Reply(200, document)
             case "GET", ["issues"]:
                 return self._list_issues(request, render, repo)
             case "POST", ["issues"]:
@@ -816,7 +928,20 @@ class FakeGitHub:
         return self.repos[f"{owner}/{name}".lower()]
 
     def _can_read(self, repo: FakeRepo, login: str | None) -> bool:
-        return not repo.private or (login is not None and login in repo.readers | {repo.owner})
+        allowed = repo.readers | repo.writers | {repo.owner}
+        return not repo.private or (login is not None and login in allowed)
+
+    def _permissions(self, repo: FakeRepo, login: str) -> dict[str, bool]:
+        """What GitHub's repository answer tells a signed-in caller about their access."""
+        admin = login.lower() == repo.owner.lower()
+        push = admin or login in repo.writers
+        return {
+            "admin": admin,
+            "maintain": admin,
+            "push": push,
+            "triage": push,
+            "pull": self._can_read(repo, login),
+        }
 
     def _labels(self, repo: FakeRepo, names: Iterable[str]) -> list[str]:
         """The names, each made a label of the repository if it is not yet (as GitHub does)."""

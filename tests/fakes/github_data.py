@@ -58,6 +58,7 @@ class FakeRepo:
     private: bool
     readers: set[str]
     created_at: int
+    writers: set[str] = field(default_factory=set)
     issues: dict[int, FakeIssue] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)  # name -> label id, in order made
     refs: dict[str, str] = field(default_factory=dict)  # "heads/main" -> sha
