@@ -22,6 +22,11 @@ def test_the_entry_point_imports_only_what_the_serverless_routes_need() -> None:
         env={
             "UPSTASH_REDIS_REST_URL": "https://example.upstash.io",
             "UPSTASH_REDIS_REST_TOKEN": "token",
+            # Sign-in configured too: its libraries still load only when first needed.
+            "GITHUB_CLIENT_ID": "Iv1.x",
+            "GITHUB_CLIENT_SECRET": "s",
+            "HUBBUB_SESSION_KEYS": "k:" + "A" * 43,
+            "HUBBUB_TOKEN_KEYS": "B" * 43 + "=",
             "PATH": "",
         },
         capture_output=True,
@@ -32,7 +37,7 @@ def test_the_entry_point_imports_only_what_the_serverless_routes_need() -> None:
     loaded = set(json.loads(done.stdout))
     assert {"starlette", "proxy", "webhooks"} <= loaded
     heavy_modules = ("realtime", "uvicorn", "fakeredis", "lupa", "socketio", "engineio", "mcp")
-    for heavy in (*heavy_modules, "pycrdt", "redis"):
+    for heavy in (*heavy_modules, "pycrdt", "redis", "authlib", "jwt", "cryptography"):
         assert heavy not in loaded, heavy
 
 
