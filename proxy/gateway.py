@@ -15,6 +15,7 @@ import logging
 import httpx
 
 from proxy.access import Access
+from proxy.github_app import InstallationTokenMint
 from proxy.github_user import GitHubUsers
 from proxy.hot_cache import HotCache
 from proxy.messages import GatewayRequest, GatewayResponse, Handler
@@ -95,7 +96,9 @@ class Gateway:
         handler = Shaping(handler, settings.github_api_url)
         self._handle: Handler = Guard(handler)
         # Identity (design §4, step 2) and access decisions, for every layer.
-        self.callers = CallerResolver(settings, store, keys, GitHubUsers(self))
+        self.callers = CallerResolver(
+            settings, store, keys, GitHubUsers(self), InstallationTokenMint(self)
+        )
         self.access = Access(self)
 
     async def __call__(self, request: GatewayRequest) -> GatewayResponse:

@@ -103,6 +103,10 @@ class Settings:
     refresh_ttl_s: int = 2_592_000
     token_keys: Secret | None = None  # Fernet keys, comma-separated: the first encrypts
     token_check_ttl_s: int = 600  # how long a GitHub token passed through stays validated
+    # A GitHub App installation as the server's own identity (instead of GITHUB_TOKEN).
+    github_app_id: str | None = None
+    github_app_private_key: Secret | None = None  # PEM; "\n" escapes allowed
+    github_app_installation_id: str | None = None
 
     # Webhooks and the event bus.
     github_webhook_secret: Secret | None = None  # comma-separated: the first signs, all verify
@@ -148,6 +152,15 @@ class Settings:
         if self.token_keys is None:
             return []
         return [part.strip().encode() for part in str(self.token_keys).split(",") if part.strip()]
+
+    @property
+    def app_enabled(self) -> bool:
+        return self.github_app_id is not None
+
+    @property
+    def app_private_key(self) -> str:
+        """The App's PEM, with `\\n` escapes (how one-line secret stores hold it) undone."""
+        return str(self.github_app_private_key).replace("\\n", "\n")
 
     @property
     def oauth_enabled(self) -> bool:
@@ -253,6 +266,9 @@ ENVIRONMENT: dict[str, str] = {
     "refresh_ttl_s": "HUBBUB_REFRESH_TTL_S",
     "token_keys": "HUBBUB_TOKEN_KEYS",
     "token_check_ttl_s": "HUBBUB_TOKEN_CHECK_TTL_S",
+    "github_app_id": "GITHUB_APP_ID",
+    "github_app_private_key": "GITHUB_APP_PRIVATE_KEY",
+    "github_app_installation_id": "GITHUB_APP_INSTALLATION_ID",
     "github_webhook_secret": "GITHUB_WEBHOOK_SECRET",
     "webhook_max_body_bytes": "HUBBUB_WEBHOOK_MAX_BODY_BYTES",
     "webhook_dedupe_ttl_s": "HUBBUB_WEBHOOK_DEDUPE_TTL_S",
@@ -274,6 +290,7 @@ _SECRETS = {
     "github_client_secret",
     "session_keys",
     "token_keys",
+    "github_app_private_key",
 }
 _KEY_ALPHABET = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 _KID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -391,6 +408,23 @@ def _validate_identity(settings: Settings) -> None:
         ):
             if value is None:
                 raise SettingsError(f"{name} is required with GITHUB_CLIENT_ID")
+    app = (
+        settings.github_app_id,
+        settings.github_app_private_key,
+        settings.github_app_installation_id,
+    )
+    if any(value is not None for value in app) and not all(value is not None for value in app):
+        raise SettingsError(
+            "GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID go together"
+        )
+    if settings.github_app_installation_id is not None and not (
+        settings.github_app_installation_id.isdigit()
+    ):
+        raise SettingsError("GITHUB_APP_INSTALLATION_ID must be a number")
+    if settings.github_app_private_key is not None and (
+        "PRIVATE KEY-----" not in settings.app_private_key
+    ):
+        raise SettingsError("GITHUB_APP_PRIVATE_KEY must be the App's PEM private key")
     if settings.session_ttl_s < 60:
         raise SettingsError("HUBBUB_SESSION_TTL_S must be at least 60")
     if settings.refresh_ttl_s < settings.session_ttl_s:

@@ -76,6 +76,20 @@ def anonymous_identity(client_ip: str, server_token: Secret | None) -> Identity:
     )
 
 
+def installation_identity(installation_id: str, token: Secret, client_ip: str) -> Identity:
+    """An anonymous caller served as the server's GitHub App installation: every such
+    caller shares the installation's partition and budget, and is limited per IP."""
+    installation = digest("installation", installation_id)
+    return Identity(
+        credential=token,
+        partition=installation,
+        limit_key=digest("ip", client_ip),
+        token_hash=installation,
+        is_anonymous=True,
+        kind="anonymous",
+    )
+
+
 def bearer_token(header: str) -> str:
     """The token of an `Authorization` header (`Bearer x` or `token x`).
 

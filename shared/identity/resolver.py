@@ -3,7 +3,8 @@ header or session cookie), Socket.IO (`auth` dict) and MCP (bearer token).
 
     Hubbub session token (JWT) → verified → its session → the user's sealed GitHub token
     GitHub token passed through → checked once with `GET /user`, remembered for minutes
-    nothing                    → anonymous: the server's own token if any, read-only
+    nothing                    → anonymous, read-only: the server's GitHub App installation
+                                 or GITHUB_TOKEN, if either is configured
 
 Both kinds are memoised in process, so a warm request costs no Store round trip: a
 session token for at most RECHECK_S before its session is read again (that is how long a
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.config import Settings
 from shared.errors import NotAuthenticated
+from shared.identity.app_tokens import InstallationMint, InstallationTokens
 from shared.identity.caller import (
     Identity,
     anonymous_identity,
@@ -30,6 +32,7 @@ from shared.identity.caller import (
     check_github_token,
     digest,
     identity_for_token,
+    installation_identity,
     looks_like_session_token,
 )
 from shared.identity.sessions import Session, Sessions
@@ -87,13 +90,25 @@ class _Memo:
 
 
 class CallerResolver:
-    def __init__(self, settings: Settings, store: Store, keys: Keys, lookup: UserLookup) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        keys: Keys,
+        lookup: UserLookup,
+        mint: InstallationMint | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.keys = keys
         self.lookup = lookup
         self.vault = TokenVault(settings.token_key_list)
         self.sessions = Sessions(store, keys, self.vault, settings.refresh_ttl_s)
+        self.installation = (
+            InstallationTokens(settings, store, keys, self.vault, mint)
+            if settings.app_enabled and mint is not None
+            else None
+        )
         self._tokens: SessionTokens | None = None
         self._session_memo = _Memo()  # session token -> (recheck at, (Identity, exp))
         self._github_memo = _Memo()  # token hash -> (until, GitHubUser | None)
@@ -123,16 +138,24 @@ class CallerResolver:
         if cookie:
             identity = await self.resolve_session_token(cookie)
             return dataclasses.replace(identity, via_cookie=True)
-        return anonymous_identity(client_ip, self.settings.github_token)
+        return await self.anonymous(client_ip)
 
     async def resolve_auth(self, auth: Mapping[str, Any] | None, *, client_ip: str) -> Identity:
         """From a Socket.IO `auth` dict (`{"token": ...}`); no token is anonymous."""
         token = auth.get("token") if isinstance(auth, Mapping) else None
         if token is None or token == "":
-            return anonymous_identity(client_ip, self.settings.github_token)
+            return await self.anonymous(client_ip)
         if not isinstance(token, str):
             raise NotAuthenticated("auth.token must be a string", code="bad_credentials")
         return await self.resolve_token(bearer_token(f"Bearer {token}"), client_ip=client_ip)
+
+    async def anonymous(self, client_ip: str) -> Identity:
+        """No credential: the server's GitHub App installation if configured, else
+        GITHUB_TOKEN, else nothing; read-only either way."""
+        if self.installation is None:
+            return anonymous_identity(client_ip, self.settings.github_token)
+        token = await self.installation.token()
+        return installation_identity(self.installation.installation_id, token, client_ip)
 
     async def resolve_token(self, token: str, *, client_ip: str) -> Identity:
         if looks_like_session_token(token):

@@ -62,6 +62,10 @@ class Keys:
     def checked_token(self, token_hash: str) -> str:
         return f"{self.prefix}github-user:{token_hash}"
 
+    def app_token(self, installation_id: str) -> str:
+        """The GitHub App installation's current token, sealed."""
+        return f"{self.prefix}app-token:{installation_id}"
+
     # Single flight across processes.
     def flight_lease(self, cache_key: str) -> str:
         return f"{self.prefix}flight:{cache_key}"

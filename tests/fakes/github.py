@@ -48,6 +48,7 @@ from tests.fakes.github_data import (
     FakeRepo,
     Render,
     http_date,
+    iso,
 )
 
 __all__ = ["DroppedConnection", "FakeGitHub", "FakeIssue", "FakeRepo", "RecordedRequest"]
@@ -188,6 +189,8 @@ class FakeGitHub:
         self._oauth_apps: dict[str, str] = {}  # client id -> secret
         self._grants: dict[str, _Grant] = {}  # code -> what it was issued for
         self.signed_in: str | None = None  # who the browser is signed in to github.com as
+        self._app: tuple[str, bytes, int] | None = None
+        self.app_token_ttl_s = 3600
 
     # --- set-up -----------------------------------------------------------------------
 
@@ -200,6 +203,13 @@ class FakeGitHub:
 
     def add_oauth_app(self, client_id: str, client_secret: str) -> None:
         self._oauth_apps[client_id] = client_secret
+
+    def add_app(
+        self, app_id: str, public_key_pem: bytes, installation_id: int, *, token_ttl_s: int = 3600
+    ) -> None:
+        """A GitHub App installed once; its installation tokens read as `{slug}[bot]`."""
+        self._app = (app_id, public_key_pem, installation_id)
+        self.app_token_ttl_s = token_ttl_s
 
     def sign_in(self, login: str | None) -> None:
         """Who approves the next authorize request, as if signed in to github.com."""
@@ -392,8 +402,9 @@ class FakeGitHub:
         if scope["type"] != "http":
             return
         request = await self._record(scope, receive)
-        if request.path.startswith("/login/oauth/"):
-            status, headers, body = self._oauth(request)
+        app_route = request.path.startswith(self.base_path + "/app/installations/")
+        if request.path.startswith("/login/oauth/") or app_route:
+            status, headers, body = self._app_token(request) if app_route else self._oauth(request)
             request.status = status
             await send(
                 {
@@ -551,6 +562,41 @@ class FakeGitHub:
                 return 304, [h for h in headers if h[0] != "content-type"], b""
         headers.append(("content-length", str(len(body))))
         return reply.status, headers, b"" if request.method == "HEAD" else body
+
+    # --- GitHub App installation tokens ---------------------------------------------------
+
+    def _app_token(self, request: RecordedRequest) -> tuple[int, list[tuple[str, str]], bytes]:
+        """`POST /app/installations/{id}/access_tokens`, authorised by the App's RS256 JWT."""
+        import jwt
+
+        def reply(status: int, payload: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+            return status, [("content-type", "application/json")], json.dumps(payload).encode()
+
+        segments = request.path[len(self.base_path) :].split("/")
+        if self._app is None or request.method != "POST" or segments[4:] != ["access_tokens"]:
+            return reply(404, {"message": "Not Found"})
+        app_id, public_key, installation_id = self._app
+        try:
+            claims = jwt.decode(
+                (request.token or ""),
+                public_key,
+                algorithms=["RS256"],
+                options={"require": ["iat", "exp", "iss"]},
+            )
+        except jwt.InvalidTokenError:
+            return reply(401, {"message": "A JSON web token could not be decoded"})
+        if str(claims["iss"]) != app_id or claims["exp"] - claims["iat"] > 660:
+            return reply(
+                401, {"message": "'Expiration time' claim ('exp') is too far in the future"}
+            )
+        if segments[3] != str(installation_id):
+            return reply(404, {"message": "Not Found"})
+        token = "ghs_" + binascii.hexlify(os.urandom(18)).decode()
+        self._logins[token] = "hubbub[bot]"
+        expires = time.time() + self.app_token_ttl_s
+        return reply(
+            201, {"token": token, "expires_at": iso(int(expires)), "repository_selection": "all"}
+        )
 
     # --- OAuth web flow (github.com/login/oauth/*) -------------------------------------
 
