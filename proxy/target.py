@@ -24,6 +24,7 @@ never echoes the path or query, which may hold a credential.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -87,9 +88,22 @@ def parse_target(raw_path: bytes | str, raw_query: bytes | str = b"") -> Target:
     """Validate a raw path and query; return them unchanged as a Target or raise PathRejected."""
     path = _text(raw_path)
     query = _text(raw_query)
+    if len(path) + len(query) <= _REMEMBERED_LENGTH:
+        return _remembered(path, query)
+    return _parse(path, query)
+
+
+def _parse(path: str, query: str) -> Target:
     _check_path(path)
     _check_query(query)
     return Target(path, query)
+
+
+# A polling dashboard asks for the same few targets all day, and the HTTP app and the
+# guard both check each request: short targets that passed are remembered (refusals raise,
+# and lru_cache keeps nothing for them).
+_REMEMBERED_LENGTH = 512
+_remembered = functools.lru_cache(maxsize=4096)(_parse)
 
 
 def split_reference(reference: str) -> Target:
