@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from proxy.auth import AuthEndpoints
+from proxy.cors import cors_middleware
 from proxy.gateway import Gateway
 from proxy.headers import CACHE_CONTROL
 from proxy.http_request import PREFIX, client_ip, public_base, read_body, request_id
@@ -292,6 +293,7 @@ def create_app(
             await holder.aclose()
 
     return Starlette(
+        middleware=cors_middleware(settings),
         routes=[
             *ProxyEndpoints(settings, holder).routes(),
             *AuthEndpoints(settings, holder).routes(),

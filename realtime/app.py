@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from proxy import AuthEndpoints, Gateway, GatewayHolder, ProxyEndpoints
+from proxy.cors import cors_middleware
 from proxy.http_app import EXCEPTION_HANDLERS
 from shared.config import Settings
 from shared.errors import StoreUnavailable
@@ -84,7 +85,12 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> Starlet
         *AuthEndpoints(settings, holder).routes(),
         *webhooks.routes(),
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        middleware=cors_middleware(settings),
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
 
 
 async def _start_backstop(

@@ -203,3 +203,32 @@ async def test_no_code_token_or_state_reaches_a_log_line(
     assert caplog.records  # something was logged, so the check means something
     for secret in secrets:
         assert secret not in logged
+
+
+async def test_an_allowed_dashboard_may_call_across_origins_with_credentials(
+    browser: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    await sign_in()
+    preflight = await browser.options(
+        "/api/github/repos/octo/hello/issues/1",
+        headers={
+            "Origin": DASHBOARD,
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    me = await browser.get("/api/auth/me", headers={"Origin": DASHBOARD})
+    issue = await browser.get(
+        "/api/github/repos/octo/hello/issues/1", headers={"Origin": DASHBOARD}
+    )
+    stranger = await browser.options(
+        "/api/auth/me",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == DASHBOARD
+    assert preflight.headers["access-control-allow-credentials"] == "true"
+    assert me.headers["access-control-allow-origin"] == DASHBOARD
+    assert "x-cache" in issue.headers["access-control-expose-headers"]
+    assert "access-control-allow-origin" not in stranger.headers
