@@ -58,9 +58,12 @@ class Access:
         if not isinstance(document, dict):
             raise UpstreamUnavailable("GitHub's repository answer was not an object", status=502)
         permissions = document.get("permissions")
-        if identity.is_anonymous or not isinstance(permissions, dict):
-            # No permissions object: GitHub did not answer as a user (anonymous, or an
-            # installation token); what it shows, it lets read, and nothing more is known.
+        if identity.is_anonymous:
+            # Served with the server's own token, which may see private repositories its
+            # anonymous callers must not: only public ones are readable to them.
+            return "read" if document.get("private") is False else "none"
+        if not isinstance(permissions, dict):
+            # Not answered as a user (an installation token): what it shows, it may read.
             return "read"
         for field, level in _FIELDS:
             if permissions.get(field) is True:

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,7 @@ from shared.errors import (
     NotAuthenticated,
     UpstreamUnavailable,
 )
-from shared.identity import SESSION_COOKIE, Session, identity_for_token
+from shared.identity import SESSION_COOKIE, Session, digest, identity_for_token
 from shared.logging import quiet_libraries
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ log = logging.getLogger("hubbub.auth")
 PREFIX = "/api/auth"
 _NEXT = "hubbub_next"
 _MAX_BODY = 4096
+_CODE = re.compile(r"[a-z_]{1,40}")
 
 
 class AuthEndpoints:
@@ -95,6 +97,7 @@ class AuthEndpoints:
 
     async def login(self, request: Request) -> Response:
         client = self._oauth()
+        await self._limit(request)
         target = checked_next(request.query_params.get("next"), self.settings)
         request.session[_NEXT] = target
         redirect_uri = self._callback_url(request)
@@ -106,14 +109,17 @@ class AuthEndpoints:
         from authlib.integrations.starlette_client import OAuthError
 
         client = self._oauth()
+        await self._limit(request)
         try:
             grant = await client.authorize_access_token(request)
         except OAuthError as error:
             # `error` is GitHub's or Authlib's code (mismatching_state, access_denied,
-            # bad_verification_code): safe to show; the description may quote input.
-            log.info("sign-in refused", extra={"outcome": error.error})
+            # bad_verification_code), or whatever a caller put in `?error=`: shown only
+            # when it looks like a code. The description may quote input: never shown.
+            reason = error.error if _CODE.fullmatch(str(error.error)) else "oauth_error"
+            log.info("sign-in refused", extra={"outcome": reason})
             raise InvalidRequest(
-                f"GitHub sign-in failed ({error.error}); start again", code="oauth_failed"
+                f"GitHub sign-in failed ({reason}); start again", code="oauth_failed"
             ) from None
         except httpx.HTTPError:
             raise UpstreamUnavailable(
@@ -161,6 +167,7 @@ class AuthEndpoints:
         return _json(body)
 
     async def refresh(self, request: Request) -> Response:
+        await self._limit(request)
         offered, from_cookie = await self._refresh_token(request)
         callers = self.gateway().callers
         try:
@@ -236,6 +243,12 @@ class AuthEndpoints:
                 },
             )
         return self._client
+
+    async def _limit(self, request: Request) -> None:
+        """Sign-in and refresh spend the client address's anonymous budget: each login
+        stores a flow for ten minutes, so an unmetered stream of them would fill Redis."""
+        address = digest("ip", client_ip(request, self.settings))
+        await self.gateway().caller_limit.admit("auth", address, self.settings.anonymous_limit)
 
     def _callback_url(self, request: Request) -> str:
         return own_origin(request, self.settings) + PREFIX + "/callback"

@@ -13,17 +13,24 @@ from shared.errors import InvalidRequest
 def checked_next(value: str | None, settings: Settings) -> str:
     if value is None or value == "":
         return "/"
+    refused = InvalidRequest(
+        "next must be a path here or a page on HUBBUB_ALLOWED_ORIGINS", code="invalid_next"
+    )
     if len(value) > 2000 or any(ord(ch) < 0x21 or ch == "\\" for ch in value):
-        raise InvalidRequest("next is not an allowed address", code="invalid_next")
-    parts = urlsplit(value)
-    if not parts.scheme and not parts.netloc and value.startswith("/"):
-        return value  # a path on this host (`//host` has a netloc and is refused below)
+        raise refused
+    if value.startswith("/"):
+        # A path on this host; `//host` and `///host` are other hosts to a browser.
+        if value.startswith("//"):
+            raise refused
+        return value
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise refused from None
     origin = f"{parts.scheme}://{parts.netloc}".lower()
     if parts.scheme in {"http", "https"} and origin in settings.allowed_origins:
         return value
-    raise InvalidRequest(
-        "next must be a path here or a page on HUBBUB_ALLOWED_ORIGINS", code="invalid_next"
-    )
+    raise refused
 
 
 def trusted_origin(origin: str | None, own_origin: str, settings: Settings) -> bool:

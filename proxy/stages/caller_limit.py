@@ -213,6 +213,25 @@ class CallerLimit:
         for key in [k for k, v in self._leases.items() if max(v.expires, v.blocked_until) <= now]:
             del self._leases[key]
 
+    async def admit(self, bucket: str, limit_key: str, limit: int) -> None:
+        """One unit of a budget outside the gateway's own (the sign-in routes, per IP),
+        by the same script; RateLimited when it is spent. Fails open without the Store."""
+        if limit == 0:
+            return
+        policy = _Policy(bucket, limit, 1)
+        try:
+            allowed, remaining, retry_after_ms, reset_ms = await self._spend(
+                self.keys.caller_limit(bucket, limit_key), policy, 1, enforce=True
+            )
+        except StoreUnavailable:
+            return
+        if not allowed:
+            error = RateLimited(
+                "Too many requests; retry after the time given", retry_after_s=retry_after_ms / 1000
+            )
+            error.headers.update(_ratelimit_headers(policy, remaining, reset_ms))
+            raise error
+
     async def _spend(
         self, key: str, policy: _Policy, cost: int, *, enforce: bool
     ) -> tuple[bool, int, int, int]:

@@ -111,6 +111,7 @@ class CallerResolver:
         )
         self._tokens: SessionTokens | None = None
         self._session_memo = _Memo()  # session token -> (recheck at, (Identity, exp))
+        self._revoked = _Memo()  # session id -> (until, None): ended here, never memoise it
         self._github_memo = _Memo()  # GitHub token -> (until, Identity | None if refused)
 
     @property
@@ -180,7 +181,13 @@ class CallerResolver:
                 return identity
         claims = self.tokens.verify(token)
         session = await self.sessions.get(claims.session_id)
-        if session is None or session.user_id != claims.user_id:
+        # Checked after the read: a logout here while the read was in flight wins.
+        revoked = self._revoked.get(claims.session_id)
+        if (
+            session is None
+            or session.user_id != claims.user_id
+            or (revoked is not None and now < revoked[0])
+        ):
             raise NotAuthenticated("session has ended; sign in again", code="token_revoked")
         identity = session_identity(session)
         self._session_memo.put(token, now + RECHECK_S, (identity, claims.expires_at))
@@ -188,6 +195,7 @@ class CallerResolver:
 
     def forget_session(self, session_id: str) -> None:
         """Stop honouring a revoked session's tokens in this process at once."""
+        self._revoked.put(session_id, time.time() + RECHECK_S * 10, None)
         self._session_memo.drop_where(lambda value: value[0].session_id == session_id)
 
     # --- GitHub tokens passed through --------------------------------------------------

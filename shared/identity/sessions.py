@@ -23,6 +23,7 @@ from shared.store.keys import Keys
 from shared.store.script import load_script
 
 _ROTATE = load_script("refresh_rotate")
+_SET_IF = load_script("hset_if")
 _RETIRED_KEPT = 32
 _ID = 16  # random bytes in a session id; the refresh secret has 32
 
@@ -104,6 +105,14 @@ class Sessions:
             )
         _, user_id, login, sealed = reply
         session = Session(session_id, int(user_id), login or "", self.vault.open(sealed))
+        if not self.vault.is_current(sealed):
+            # Sealed under a key being retired: re-seal under the current one, so an active
+            # session survives the old key's removal (unless it changed hands meanwhile).
+            await self.store.eval_script(
+                _SET_IF,
+                [self.keys.session(session_id)],
+                ["rh", _hash(successor), "gh", self.vault.rotate(sealed)],
+            )
         return session, f"{session_id}.{successor}"
 
     async def revoke(self, session_id: str) -> bool:

@@ -55,6 +55,16 @@ class TokenVault:
                 "session can no longer be opened; sign in again", code="session_unreadable"
             ) from None
 
+    def is_current(self, sealed: str) -> bool:
+        """Sealed under the first key (nothing to re-seal)?"""
+        from cryptography.fernet import Fernet, InvalidToken
+
+        try:
+            Fernet(self._keys[0]).decrypt(sealed.encode())
+        except InvalidToken:
+            return False
+        return True
+
     def rotate(self, sealed: str) -> str:
         """Re-sealed under the current key (a no-op on what it already seals)."""
         fernet = self._fernet

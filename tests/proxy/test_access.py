@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from starlette.datastructures import Secret
 
 from proxy import Gateway
 from shared.errors import InvalidRequest
@@ -46,9 +47,14 @@ async def test_an_anonymous_caller_reads_public_repositories_and_never_writes(
     gateway: Gateway,
 ) -> None:
     anonymous = anonymous_identity("203.0.113.9", None)
+    # Served with the server's token, which alice's is standing in for: it can see the
+    # private repository, and the anonymous caller still may not.
+    served_as_alice = anonymous_identity("203.0.113.9", Secret(TOKEN_A))
     assert await gateway.access.can_read(anonymous, "octo/hello")
     assert not await gateway.access.can_read(anonymous, "octo/secret")
-    assert not await gateway.access.can_write(anonymous, "octo/hello")
+    assert not await gateway.access.can_read(served_as_alice, "octo/secret")
+    assert await gateway.access.can_read(served_as_alice, "octo/hello")
+    assert not await gateway.access.can_write(served_as_alice, "octo/hello")
 
 
 async def test_a_decision_is_cached_with_the_repository_answer(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -126,7 +127,16 @@ async def test_a_wrong_pkce_verifier_is_refused_by_github(oauth_github: FakeGitH
 
 @pytest.mark.parametrize(
     "next_url",
-    ["https://evil.example/", "//evil.example/x", "javascript:alert(1)", "/\\evil.example"],
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "///evil.example/x",
+        "javascript:alert(1)",
+        "/\\evil.example",
+        "https://[x",
+        "https://dash.example.evil.example/",
+        "https://dash.example@evil.example/",
+    ],
 )
 async def test_next_must_be_here_or_an_allowed_dashboard(
     browser: httpx.AsyncClient, next_url: str
@@ -179,7 +189,7 @@ async def test_no_code_token_or_state_reaches_a_log_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     quiet_libraries()  # as every entry point configures logging
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG)  # Hubbub's own loggers at their most talkative
     login = await browser.get("/api/auth/login")
     approved = await at_github(oauth_github, login.headers["location"])
     await browser.get(approved.headers["location"])
@@ -187,7 +197,9 @@ async def test_no_code_token_or_state_reaches_a_log_line(
     refreshed = await browser.post("/api/auth/refresh", headers={"Origin": HUBBUB})
     await browser.get(approved.headers["location"])  # a replay, refused
 
+    exchange = next(r for r in oauth_github.requests if r.path == "/login/oauth/access_token")
     secrets = {
+        parse_qs(exchange.body.decode())["code_verifier"][0],  # Authlib logs it at DEBUG
         query_of(approved.headers["location"])["code"],
         query_of(approved.headers["location"])["state"],
         me["token"],
@@ -232,3 +244,25 @@ async def test_an_allowed_dashboard_may_call_across_origins_with_credentials(
     assert me.headers["access-control-allow-origin"] == DASHBOARD
     assert "x-cache" in issue.headers["access-control-expose-headers"]
     assert "access-control-allow-origin" not in stranger.headers
+
+
+async def test_sign_in_attempts_spend_the_address_budget(
+    make_gateway: GatewayFactory, make_browser: BrowserFactory, oauth_github: FakeGitHub
+) -> None:
+    from tests.proxy.auth.conftest import auth_changes
+
+    browser = make_browser(make_gateway(check_tokens=True, **auth_changes(anonymous_limit=3)))
+    answers = [await browser.get("/api/auth/login") for _ in range(5)]
+    assert [a.status_code for a in answers] == [302, 302, 302, 429, 429]
+    assert "retry-after" in answers[-1].headers
+
+
+async def test_an_error_parameter_is_shown_only_as_a_code(browser: httpx.AsyncClient) -> None:
+    login = await browser.get("/api/auth/login")
+    state = query_of(login.headers["location"])["state"]
+    answer = await browser.get(
+        "/api/auth/callback", params={"error": "<script>" + "x" * 5000, "state": state}
+    )
+    assert answer.status_code == 400
+    assert "script" not in answer.text
+    assert len(answer.text) < 300

@@ -311,3 +311,34 @@ async def test_a_token_github_refuses_is_a_401_and_not_asked_about_again(
     assert answers[0].json()["error"]["code"] == "bad_credentials"
     assert oauth_github.count("GET", "/user") == 1
     assert oauth_github.count("GET", "/repos/octo/hello/issues/1") == 0
+
+
+async def test_a_refresh_reseals_the_github_token_under_the_new_key(
+    make_gateway: GatewayFactory, make_browser: BrowserFactory, oauth_github: FakeGitHub
+) -> None:
+    from tests.proxy.auth.conftest import at_github
+
+    changes = auth_changes()
+    before = make_gateway(check_tokens=True, **changes)
+    browser = make_browser(before)
+    login = await browser.get("/api/auth/login")
+    await browser.get(
+        (await at_github(oauth_github, login.headers["location"])).headers["location"]
+    )
+    old_key = str(changes["token_keys"])
+    new_key = Fernet.generate_key().decode()
+
+    rotating = make_gateway(
+        before.store, check_tokens=True, **{**changes, "token_keys": Secret(f"{new_key},{old_key}")}
+    )
+    refreshed = await make_browser(rotating).post(
+        "/api/auth/refresh",
+        json={"refresh_token": browser.cookies.get("hubbub_refresh", path="/api/auth")},
+    )
+    retired = make_gateway(
+        before.store, check_tokens=True, **{**changes, "token_keys": Secret(new_key)}
+    )
+    after = await make_browser(retired).get(ISSUE, headers=bearer(refreshed.json()["token"]))
+
+    assert refreshed.status_code == 200
+    assert after.status_code == 200  # the old key is gone and the session still opens

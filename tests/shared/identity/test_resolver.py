@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from cryptography.fernet import Fernet
 from starlette.datastructures import Secret
@@ -84,3 +86,39 @@ async def test_a_session_cookie_is_marked_as_such(resolver: CallerResolver) -> N
     by_cookie = await resolver.resolve(authorization=None, cookie=token, client_ip="1.2.3.4")
     by_header = await resolver.resolve(authorization=f"Bearer {token}", client_ip="1.2.3.4")
     assert by_cookie.via_cookie and not by_header.via_cookie
+
+
+async def test_a_logout_while_a_session_is_being_read_is_not_undone(
+    resolver: CallerResolver,
+) -> None:
+    session, _ = await resolver.sessions.create(user_id=7, login="alice", github_token="gho_x")
+    token, _ = resolver.tokens.issue(user_id=7, login="alice", session_id=session.session_id)
+    store = resolver.sessions.store
+    entered, release = asyncio.Event(), asyncio.Event()
+    read = store.hgetall
+
+    async def slow_hgetall(key: str) -> dict[str, str]:
+        fields = await read(key)  # read before the logout...
+        entered.set()
+        await release.wait()  # ...and answered after it
+        return fields
+
+    resolver.sessions.store = _Patched(store, hgetall=slow_hgetall)
+    pending = asyncio.create_task(resolver.resolve_session_token(token))
+    async with asyncio.timeout(5):
+        await entered.wait()
+    resolver.forget_session(session.session_id)  # the logout's local half
+    release.set()
+
+    with pytest.raises(NotAuthenticated) as refused:
+        await pending
+    assert refused.value.code == "token_revoked"
+
+
+class _Patched:
+    def __init__(self, inner: object, **overrides: object) -> None:
+        self._inner = inner
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
