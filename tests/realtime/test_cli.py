@@ -7,10 +7,11 @@ import sys
 
 import pytest
 
-from realtime.cli import build_parser
+from realtime.cli import _dev_keys, build_parser
+from shared.config import Settings
 
 
-@pytest.mark.parametrize("command", ["dev", "serve", "config"])
+@pytest.mark.parametrize("command", ["dev", "serve", "config", "keys"])
 def test_every_command_explains_itself(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([command, "--help"])
@@ -44,3 +45,34 @@ def test_config_names_the_bad_variable(tmp_path) -> None:
     )
     assert done.returncode != 0
     assert "HUBBUB_CALLER_LIMIT" in done.stderr
+
+
+@pytest.mark.parametrize("algorithm", ["EdDSA", "HS256"])
+def test_keys_prints_lines_a_deployment_starts_with(tmp_path, algorithm: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "realtime", "keys", "--algorithm", algorithm],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    environ = dict(line.split("=", 1) for line in done.stdout.splitlines())
+    settings = Settings.from_env(
+        {**environ, "GITHUB_CLIENT_ID": "Iv1.x", "GITHUB_CLIENT_SECRET": "s"}, env_file=None
+    )
+    assert settings.oauth_enabled
+    assert settings.session_algorithm == algorithm
+    assert len(settings.token_key_list) == 1
+
+
+def test_dev_makes_keys_for_its_run_only_when_none_are_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.setenv("HUBBUB_SESSION_KEYS", "")  # unset, and restored after the test
+    monkeypatch.setenv("HUBBUB_TOKEN_KEYS", "B" * 43 + "=")
+    _dev_keys()
+    settings = Settings.from_env()
+    assert settings.session_key_list[0][0] == "dev"
+    assert str(settings.token_keys) == "B" * 43 + "="  # what was set stays
