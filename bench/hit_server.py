@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from proxy import Gateway, ProxyEndpoints
+from proxy.hot_path import hot_path_middleware
 from proxy.http_app import EXCEPTION_HANDLERS
 from shared.config import Settings
 from shared.store import connect
@@ -69,4 +70,10 @@ def create_app() -> Starlette:
         await gateway.aclose()
 
     routes = [Route("/bare", bare), *ProxyEndpoints(settings, lambda: gateway).routes()]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        # As the served apps compose it: hot hits answered before routing.
+        middleware=hot_path_middleware(settings, lambda: gateway),
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )

@@ -14,14 +14,16 @@ from proxy.target import Target
 
 
 def cache_key(request: GatewayRequest, default_api_version: str) -> str:
-    canonical = Target(request.path, request.query).canonical()
+    return key_for(
+        request.identity.partition,
+        Target(request.path, request.query),
+        request.accept,
+        request.api_version or default_api_version,
+    )
+
+
+def key_for(partition: str, target: Target, accept: str, api_version: str) -> str:
     material = "\x00".join(
-        (
-            request.identity.partition,
-            "GET",  # HEAD is answered from the GET entry
-            canonical,
-            request.accept,
-            request.api_version or default_api_version,
-        )
+        (partition, "GET", target.canonical(), accept, api_version)  # HEAD: the GET entry
     )
     return hashlib.sha256(material.encode()).hexdigest()[:48]

@@ -34,6 +34,8 @@ class HotEntry:
     size: int
     # public base -> (headers, body) as Shaping rewrote them for it.
     shaped: dict[str, tuple[list[tuple[str, str]], bytes]] = field(default_factory=dict)
+    # public base -> those headers encoded for ASGI, as the hot path sends them.
+    wire: dict[str, list[tuple[bytes, bytes]]] = field(default_factory=dict)
 
 
 class HotCache:

@@ -25,6 +25,7 @@ from proxy.auth import AuthEndpoints
 from proxy.cors import cors_middleware
 from proxy.gateway import Gateway
 from proxy.headers import CACHE_CONTROL
+from proxy.hot_path import hot_path_middleware
 from proxy.http_request import PREFIX, client_ip, public_base, read_body, request_id
 from proxy.messages import GatewayRequest, GatewayResponse
 from proxy.target import parse_target, split_reference
@@ -293,7 +294,7 @@ def create_app(
             await holder.aclose()
 
     return Starlette(
-        middleware=cors_middleware(settings),
+        middleware=[*cors_middleware(settings), *hot_path_middleware(settings, holder)],
         routes=[
             *ProxyEndpoints(settings, holder).routes(),
             *AuthEndpoints(settings, holder).routes(),

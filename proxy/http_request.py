@@ -3,10 +3,11 @@ which public address, and its body within a bound. Shared by the proxy and auth 
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from shared.config import Settings
 from shared.errors import BodyTooLarge
@@ -17,16 +18,25 @@ _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5
 
 
 def request_id(request: Request) -> str:
-    offered = request.headers.get("x-request-id", "")
-    return offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex[:16]
+    return request_id_from(request.headers.get("x-request-id", ""))
+
+
+def request_id_from(offered: str) -> str:
+    # 64 random bits, as uuid4().hex[:16] gave, at a tenth of its cost.
+    return offered if _REQUEST_ID.fullmatch(offered) else os.urandom(8).hex()
 
 
 def client_ip(request: Request, settings: Settings) -> str:
+    client = request.scope.get("client")
+    return client_ip_from(client, request.headers.get("x-forwarded-for", ""), settings)
+
+
+def client_ip_from(client: tuple[str, int] | None, forwarded_for: str, settings: Settings) -> str:
     if settings.trust_proxy_headers:
-        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        forwarded = forwarded_for.split(",")[0].strip()
         if forwarded:
             return forwarded
-    return request.client.host if request.client else "unknown"
+    return client[0] if client else "unknown"
 
 
 def public_base(request: Request, settings: Settings) -> str:
@@ -34,17 +44,30 @@ def public_base(request: Request, settings: Settings) -> str:
 
 
 def own_origin(request: Request, settings: Settings) -> str:
+    headers = request.headers
+    return origin_from(
+        request.scope,
+        headers.get("host", ""),
+        headers.get("x-forwarded-proto", ""),
+        headers.get("x-forwarded-host", ""),
+        settings,
+    )
+
+
+def origin_from(
+    scope: Scope, host: str, forwarded_proto: str, forwarded_host: str, settings: Settings
+) -> str:
     """Where clients reach this server (`scheme://host`): HUBBUB_PUBLIC_URL, else the request's
     `Host` (and `X-Forwarded-*` behind a trusted proxy) when it is a plain host."""
     if settings.public_url:
         return settings.public_url.rstrip("/")
-    scheme, host = request.url.scheme, request.headers.get("host", "")
+    scheme = scope.get("scheme", "http")
     if settings.trust_proxy_headers:
-        scheme = request.headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
-        host = request.headers.get("x-forwarded-host", host).split(",")[0].strip()
+        scheme = (forwarded_proto or scheme).split(",")[0].strip()
+        host = (forwarded_host or host).split(",")[0].strip()
     if scheme not in ("http", "https") or not _HOST.fullmatch(host):
         # A Host we cannot trust into a URL: answer with the address we were reached on.
-        server = request.scope.get("server") or ("127.0.0.1", 80)
+        server = scope.get("server") or ("127.0.0.1", 80)
         scheme, host = "http", f"{server[0]}:{server[1]}"
     return f"{scheme}://{host}"
 

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from proxy import AuthEndpoints, Gateway, GatewayHolder, ProxyEndpoints
 from proxy.cors import cors_middleware
+from proxy.hot_path import hot_path_middleware
 from proxy.http_app import EXCEPTION_HANDLERS
 from shared.config import Settings
 from shared.errors import StoreUnavailable
@@ -87,7 +88,7 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> Starlet
     ]
     return Starlette(
         routes=routes,
-        middleware=cors_middleware(settings),
+        middleware=[*cors_middleware(settings), *hot_path_middleware(settings, holder)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from proxy.messages import GatewayRequest, GatewayResponse, Handler
 from shared.config import Settings
 from shared.errors import RateLimited, StoreUnavailable
+from shared.identity import Identity
 from shared.store import Store, load_script
 from shared.store.keys import Keys
 
@@ -38,6 +39,10 @@ LEASE = load_script("caller_lease")
 _LEASES_KEPT = 10_000
 # A busy caller's lease grows with its queue, up to this many leases' worth of units.
 _MAX_LEASES = 4
+# A caller who spends a lease within half its life gets one twice as large next, up to
+# this share of their limit: what one process can hold unspent (under-admission) stays
+# small, and a caller polling hard stops costing a Store round trip every few requests.
+_LEASE_SHARE = 100
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class _Lease:
     expires: float  # time.monotonic()
     blocked_until: float = 0.0  # refused until then (time.monotonic())
     demand: int = 0  # units the requests queued on the last take asked for
+    size: int = 0  # units this lease was taken with
+    taken_at: float = 0.0
 
 
 # Whether admitted, units remaining, retry after (ms), reset (ms).
@@ -179,7 +186,9 @@ class CallerLimit:
     def _hand_out(self, key: str, take: _Take, state: _State) -> None:
         """Serve the requests queued on a take, in order, from what it brought."""
         lease = self._leases[key]
-        lease.demand = min(sum(cost for cost, _ in take.waiters), _MAX_LEASES * self.lease_units)
+        lease.demand = min(
+            sum(cost for cost, _ in take.waiters), _MAX_LEASES * max(lease.size, self.lease_units)
+        )
         for cost, waiter in take.waiters:
             if not state[0]:
                 waiter.set_result(state)
@@ -191,7 +200,8 @@ class CallerLimit:
 
     async def _take(self, key: str, policy: _Policy, cost: int, now: float) -> _State:
         previous = self._leases.get(key)
-        want = max(self.lease_units, cost + (previous.demand if previous else 0))
+        size = self._next_size(previous, policy, now)
+        want = max(size, cost + (previous.demand if previous else 0))
         emission_us = max(1, self.window_us // policy.limit)
         taken, remaining, retry_after_ms, reset_ms = (
             int(value)
@@ -206,12 +216,42 @@ class CallerLimit:
         if taken == 0:
             self._leases[key] = _Lease(0, 0, reset_ms, now, now + retry_after_ms / 1000)
             return False, 0, retry_after_ms, reset_ms
-        self._leases[key] = _Lease(taken - cost, remaining, reset_ms, now + self.lease_s)
+        self._leases[key] = _Lease(
+            taken - cost, remaining, reset_ms, now + self.lease_s, size=size, taken_at=now
+        )
         return True, remaining + taken - cost, 0, reset_ms
+
+    def _next_size(self, previous: _Lease | None, policy: _Policy, now: float) -> int:
+        if previous is None or previous.size == 0:
+            return self.lease_units
+        if previous.units < self.lease_units and now - previous.taken_at < self.lease_s / 2:
+            size = previous.size * 2  # spent fast: a caller polling hard
+        elif previous.units > 0 and previous.expires <= now:
+            size = previous.size // 2  # expired unspent: too large for this caller
+        else:
+            size = previous.size
+        return max(self.lease_units, min(size, policy.limit // _LEASE_SHARE))
 
     def _forget_expired(self, now: float) -> None:
         for key in [k for k, v in self._leases.items() if max(v.expires, v.blocked_until) <= now]:
             del self._leases[key]
+
+    def spend_remembered(self, identity: Identity) -> tuple[bool, tuple[int, int, int] | None]:
+        """A read spent from this process's lease without awaiting, for the hot path:
+        (True, (limit, remaining, reset_s) or None when unlimited) when admitted, (False,
+        None) when the full stage must decide (no lease, used up, or the caller refused)."""
+        limit = (
+            self.settings.anonymous_limit if identity.is_anonymous else self.settings.caller_limit
+        )
+        if limit == 0:
+            return True, None
+        if self.lease_units == 0:
+            return False, None
+        key = self.keys.caller_limit("rest", identity.limit_key)
+        state = self._spend_local(key, self.settings.cost_read, time.monotonic())
+        if state is None or not state[0]:
+            return False, None
+        return True, (limit, state[1], math.ceil(state[3] / 1000))
 
     async def admit(self, bucket: str, limit_key: str, limit: int) -> None:
         """One unit of a budget outside the gateway's own (the sign-in routes, per IP),

@@ -158,6 +158,28 @@ class CallerResolver:
         token = await self.installation.token()
         return installation_identity(self.installation.installation_id, token, client_ip)
 
+    def remembered(self, authorization: str | None, client_ip: str) -> Identity | None:
+        """The identity for a header this process has resolved moments ago, without awaiting
+        anything; None whenever the full `resolve` is needed (first sight, a recheck due,
+        an expired or refused token, a malformed header). The fast path for hits uses it."""
+        if authorization is None or not authorization.strip():
+            if self.installation is not None:
+                return None  # the installation token may need minting
+            return anonymous_identity(client_ip, self.settings.github_token)
+        try:
+            token = bearer_token(authorization)
+        except NotAuthenticated:
+            return None
+        now = time.time()
+        if looks_like_session_token(token):
+            memo = self._session_memo.get(token)
+            if memo is None:
+                return None
+            recheck_at, (identity, expires_at) = memo
+            return identity if now < recheck_at and now <= expires_at + 30 else None
+        memo = self._github_memo.get(token)
+        return memo[1] if memo is not None and now < memo[0] else None
+
     async def resolve_token(self, token: str, *, client_ip: str) -> Identity:
         if looks_like_session_token(token):
             return await self.resolve_session_token(token)
