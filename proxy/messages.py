@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,29 @@ class CacheOutcome(enum.StrEnum):
     def is_free(self) -> bool:
         """True when serving this spent no GitHub rate limit."""
         return self is not CacheOutcome.MISS and self is not CacheOutcome.BYPASS
+
+
+class NotLeader(Exception):
+    """Another call for the same cache key took the fleet-wide flight lease first: the
+    upstream-protection stage raises it, single flight waits for that call's answer."""
+
+
+@dataclass(frozen=True)
+class FlightClaim:
+    """The single-flight lease to take in the same script that admits the upstream call."""
+
+    lease: str
+    owner: str
+    lease_ms: int
+
+
+@dataclass
+class StoreBatch:
+    """Store writes whose answers nobody needs (the upstream call's bookkeeping, the new
+    cache entry, the published answer, the lease's release), sent in one round trip when
+    the call is done: on Upstash, each round trip is an HTTPS request."""
+
+    commands: list[Sequence[str | int | float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -53,6 +76,11 @@ class GatewayRequest:
     cached: CacheEntry | None = None
     stamp: str = ""
     validators: dict[str, str] = field(default_factory=dict)
+    # The cache lookup's MGET, already answered in the caller-limit stage's round trip.
+    prefetched: list[str | None] | None = None
+    # Set by single flight for the stages below it (see FlightClaim, StoreBatch).
+    flight: FlightClaim | None = None
+    batch: StoreBatch | None = None
 
     @property
     def is_read(self) -> bool:

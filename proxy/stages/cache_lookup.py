@@ -1,6 +1,7 @@
 """Answers fresh hits from the shared cache; everything else goes on with the entry attached.
 
-One Store round trip: the entry and its scopes' versions in a single MGET. Writes,
+One Store round trip: the entry and its scopes' versions in a single MGET, or none when
+the caller-limit stage already read them in its own round trip (`prefetched`). Writes,
 GraphQL and `/rate_limit` (GitHub does not charge for it, and it must be current) are
 not looked up at all.
 """
@@ -29,6 +30,13 @@ def is_cacheable(request: GatewayRequest) -> bool:
     return request.is_read and request.path not in _UNCACHED_PATHS
 
 
+def lookup_keys(request: GatewayRequest, keys: Keys, settings: Settings) -> tuple[str, list[str]]:
+    """The cache key, and what the lookup reads: the entry and its scopes' versions."""
+    key = request.cache_key or cache_key(request, settings.github_api_version)
+    versions = [keys.scope_version(scope) for scope in stamp_scopes(request.path)]
+    return key, [keys.cache_entry(key), *versions]
+
+
 class CacheLookup:
     def __init__(self, inner: Handler, store: Store, keys: Keys, settings: Settings) -> None:
         self.inner = inner
@@ -40,13 +48,15 @@ class CacheLookup:
     async def __call__(self, request: GatewayRequest) -> GatewayResponse:
         if not is_cacheable(request):
             return await self.inner(request)
-        key = request.cache_key or cache_key(request, self.settings.github_api_version)
-        version_keys = [self.keys.scope_version(scope) for scope in stamp_scopes(request.path)]
-        try:
-            stored, *versions = await self.store.mget([self.keys.cache_entry(key), *version_keys])
-        except StoreUnavailable:
-            log.warning("store unavailable: serving without the cache")
-            return await self.inner(request)
+        key, read = lookup_keys(request, self.keys, self.settings)
+        if request.prefetched is not None:
+            stored, *versions = request.prefetched
+        else:
+            try:
+                stored, *versions = await self.store.mget(read)
+            except StoreUnavailable:
+                log.warning("store unavailable: serving without the cache")
+                return await self.inner(request)
         entry = CacheEntry.decode(stored)
         stamp = stamp_of(versions)
         now = clock.now_ms()

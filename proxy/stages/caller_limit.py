@@ -18,16 +18,19 @@ a caller hammering past its limit costs no round trips either.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.messages import GatewayRequest, GatewayResponse, Handler
+from proxy.stages.cache_lookup import is_cacheable, lookup_keys
 from shared.config import Settings
 from shared.errors import RateLimited, StoreUnavailable
 from shared.identity import Identity
-from shared.store import Store, load_script
+from shared.store import Store, SubscribingStore, load_script
 from shared.store.keys import Keys
 
 log = logging.getLogger("hubbub.limit")
@@ -84,6 +87,7 @@ class CallerLimit:
         self.window_us = settings.caller_window_s * 1_000_000
         self.lease_units = settings.limit_lease_units
         self.lease_s = settings.limit_lease_ms / 1000
+        self._subscribing = isinstance(store, SubscribingStore)
         self._leases: dict[str, _Lease] = {}
         self._taking: dict[str, _Take] = {}
 
@@ -103,7 +107,10 @@ class CallerLimit:
         leased = request.is_read and policy.bucket == "rest" and self.lease_units > 0
         try:
             if leased:
-                state = await self._spend_leased(key, policy, policy.cost)
+                read = self._cache_read(request)
+                state, prefetched = await self._spend_leased(key, policy, policy.cost, read)
+                if prefetched is not None:
+                    request = dataclasses.replace(request, prefetched=prefetched)
             else:
                 state = await self._spend(key, policy, policy.cost, enforce=True)
         except StoreUnavailable:
@@ -135,8 +142,20 @@ class CallerLimit:
                 log.warning("store unavailable: upstream surcharge not recorded")
         return response
 
-    async def _spend_leased(self, key: str, policy: _Policy, cost: int) -> _State:
-        """Spend from this process's lease, taking a new one when it is used up or old.
+    def _cache_read(self, request: GatewayRequest) -> Callable[[], list[str]] | None:
+        """On the REST store, where every command is an HTTPS request, a take also reads
+        what the cache lookup will read, so a hit costs one request to Upstash. Not where
+        the process hears invalidations: an answer read before the in-process tier notes
+        its generation could outlive an invalidation there."""
+        if self._subscribing or not is_cacheable(request):
+            return None
+        return lambda: lookup_keys(request, self.keys, self.settings)[1]
+
+    async def _spend_leased(
+        self, key: str, policy: _Policy, cost: int, read: Callable[[], list[str]] | None = None
+    ) -> tuple[_State, list[str | None] | None]:
+        """Spend from this process's lease, taking a new one when it is used up or old
+        (with `read`, in the same round trip as the cache read, whose answer comes back).
 
         One take per caller at a time in a process. Requests that arrive meanwhile queue on
         it and are served from it in arrival order, so none starves while newcomers spend
@@ -146,7 +165,7 @@ class CallerLimit:
             now = time.monotonic()
             state = self._spend_local(key, cost, now)
             if state is not None:
-                return state
+                return state, None
             take = self._taking.get(key)
             if take is None:
                 break
@@ -154,11 +173,11 @@ class CallerLimit:
             take.waiters.append((cost, waiter))
             state = await asyncio.shield(waiter)
             if state is not None:
-                return state
+                return state, None
         take = _Take()
         self._taking[key] = take
         try:
-            state = await self._take(key, policy, cost, now)
+            state, prefetched = await self._take(key, policy, cost, now, read)
         except Exception as exc:
             for _, waiter in take.waiters:  # the Store failed them too (reads fail open)
                 waiter.set_exception(exc)
@@ -170,7 +189,7 @@ class CallerLimit:
         finally:
             del self._taking[key]
         self._hand_out(key, take, state)
-        return state
+        return state, prefetched
 
     def _spend_local(self, key: str, cost: int, now: float) -> _State | None:
         lease = self._leases.get(key)
@@ -198,28 +217,37 @@ class CallerLimit:
             else:
                 waiter.set_result(None)  # queue again, on the next take
 
-    async def _take(self, key: str, policy: _Policy, cost: int, now: float) -> _State:
+    async def _take(
+        self,
+        key: str,
+        policy: _Policy,
+        cost: int,
+        now: float,
+        read: Callable[[], list[str]] | None,
+    ) -> tuple[_State, list[str | None] | None]:
         previous = self._leases.get(key)
         size = self._next_size(previous, policy, now)
         want = max(size, cost + (previous.demand if previous else 0))
         emission_us = max(1, self.window_us // policy.limit)
-        taken, remaining, retry_after_ms, reset_ms = (
-            int(value)
-            for value in await self.store.eval_script(
-                LEASE,
-                [key],
-                [emission_us, self.window_us, want, cost, time.time_ns() // 1000],
+        args = [emission_us, self.window_us, want, cost, time.time_ns() // 1000]
+        prefetched: list[str | None] | None = None
+        if read is None:
+            reply = await self.store.eval_script(LEASE, [key], args)
+        else:
+            # EVAL with the source: a pipeline cannot fall back from EVALSHA's NOSCRIPT.
+            reply, prefetched = await self.store.pipeline(
+                [("EVAL", LEASE.source, 1, key, *args), ("MGET", *read())]
             )
-        )
+        taken, remaining, retry_after_ms, reset_ms = (int(value) for value in reply)
         if len(self._leases) >= _LEASES_KEPT:
             self._forget_expired(now)
         if taken == 0:
             self._leases[key] = _Lease(0, 0, reset_ms, now, now + retry_after_ms / 1000)
-            return False, 0, retry_after_ms, reset_ms
+            return (False, 0, retry_after_ms, reset_ms), None
         self._leases[key] = _Lease(
             taken - cost, remaining, reset_ms, now + self.lease_s, size=size, taken_at=now
         )
-        return True, remaining + taken - cost, 0, reset_ms
+        return (True, remaining + taken - cost, 0, reset_ms), prefetched
 
     def _next_size(self, previous: _Lease | None, policy: _Policy, now: float) -> int:
         if previous is None or previous.size == 0:

@@ -58,13 +58,13 @@ class Revalidate:
                 validated_ms=now,
                 stamp=request.stamp,
             )
-            await self._save(request.cache_key, refreshed)
+            await self._save(request, refreshed)
             return refreshed.to_response(CacheOutcome.REVALIDATED, now)
         if response.status >= 500:
             return self._stale(entry) or response
         if self._is_storable(response):
             stored = CacheEntry.from_response(response, now, request.stamp)
-            await self._save(request.cache_key, stored)
+            await self._save(request, stored)
             response.entry = stored
         return response
 
@@ -81,8 +81,13 @@ class Revalidate:
             and (response.header("etag") or response.header("last-modified")) is not None
         )
 
-    async def _save(self, key: str, entry: CacheEntry) -> None:
+    async def _save(self, request: GatewayRequest, entry: CacheEntry) -> None:
+        assert request.cache_key is not None
+        key = self.keys.cache_entry(request.cache_key)
+        if request.batch is not None:  # written with the call's other writes, at once
+            request.batch.commands.append(("SET", key, entry.encode(), "PX", self.ttl_ms))
+            return
         try:
-            await self.store.set(self.keys.cache_entry(key), entry.encode(), px=self.ttl_ms)
+            await self.store.set(key, entry.encode(), px=self.ttl_ms)
         except StoreUnavailable:
             log.warning("store unavailable: answer not cached")

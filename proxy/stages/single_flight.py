@@ -2,9 +2,12 @@
 
 In a process, the first caller's work runs as its own task and later callers await it,
 so a caller that disconnects never cancels the others' answer. Across processes, the
-task first takes a short lease (`SET NX PX`); a process that finds the lease taken polls
-for the leader's published answer instead of calling GitHub, and takes the lease itself
-if the leader vanished without one (a dead leader's lease expires) — it never hangs.
+task takes a short lease — in the same script that admits the upstream call (the
+upstream-protection stage), so a miss costs no extra round trip; a process that finds the
+lease taken polls for the leader's published answer instead of calling GitHub, and takes
+the lease itself if the leader vanished without one (a dead leader's lease expires) — it
+never hangs. What the call leaves to write (the budget, the entry, the published answer,
+the release) goes in one pipeline at the end.
 """
 
 from __future__ import annotations
@@ -14,12 +17,21 @@ import dataclasses
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 
 from proxy import clock
 from proxy.cache_entry import CacheEntry
-from proxy.messages import CacheOutcome, GatewayRequest, GatewayResponse, Handler
+from proxy.messages import (
+    CacheOutcome,
+    FlightClaim,
+    GatewayRequest,
+    GatewayResponse,
+    Handler,
+    NotLeader,
+    StoreBatch,
+)
 from shared.config import Settings
-from shared.errors import StoreUnavailable
+from shared.errors import StoreError, StoreUnavailable
 from shared.store import Store, load_script
 from shared.store.keys import Keys
 
@@ -66,13 +78,12 @@ class SingleFlight:
     async def _lead(self, request: GatewayRequest, key: str) -> GatewayResponse:
         lease, result = self.keys.flight_lease(key), self.keys.flight_result(key)
         while True:
-            owner = secrets.token_hex(8)
+            claim = FlightClaim(lease, secrets.token_hex(8), self.lease_ms)
+            batch = StoreBatch()
             try:
-                is_leader = await self.store.set(lease, owner, px=self.lease_ms, nx=True)
-            except StoreUnavailable:
-                return await self.inner(request)
-            if is_leader:
-                return await self._fetch_and_publish(request, lease, result, owner)
+                return await self._fetch_and_publish(request, claim, batch, result)
+            except NotLeader:
+                pass
             self.waiting += 1
             try:
                 answer = await self._await_leader(lease, result)
@@ -82,25 +93,31 @@ class SingleFlight:
                 return answer
 
     async def _fetch_and_publish(
-        self, request: GatewayRequest, lease: str, result: str, owner: str
+        self, request: GatewayRequest, claim: FlightClaim, batch: StoreBatch, result: str
     ) -> GatewayResponse:
+        """Call through, the lease taken by the upstream-protection stage in the same script
+        that admits the call; then the writes below, the published answer and the lease's
+        release go in one round trip."""
+        release = ("EVAL", RELEASE.source, 1, claim.lease, claim.owner, 0)
         try:
-            response = await self.inner(request)
-            published = CacheEntry(
-                response.status, response.headers, response.body, clock.now_ms(), ""
-            )
-            # The answer is published before the lease goes, so a poller never sees
-            # the lease gone without an answer to read.
-            try:
-                await self.store.set(result, f"{owner}\n{published.encode()}", px=_RESULT_TTL_MS)
-            except StoreUnavailable:
-                log.warning("store unavailable: answer not shared with other processes")
-            return response
-        finally:
-            try:
-                await self.store.eval_script(RELEASE, [lease], [owner, 0])
-            except StoreUnavailable:
-                log.warning("store unavailable: flight lease left to expire")
+            response = await self.inner(dataclasses.replace(request, flight=claim, batch=batch))
+        except NotLeader:
+            raise
+        except BaseException:
+            await self._flush([*batch.commands, release])
+            raise
+        published = CacheEntry(response.status, response.headers, response.body, clock.now_ms(), "")
+        # The answer is published before the lease goes, so a poller never sees the lease
+        # gone without an answer to read.
+        publish = ("SET", result, f"{claim.owner}\n{published.encode()}", "PX", _RESULT_TTL_MS)
+        await self._flush([*batch.commands, publish, release])
+        return response
+
+    async def _flush(self, commands: list[Sequence[str | int | float]]) -> None:
+        try:
+            await self.store.pipeline(commands)
+        except StoreError:
+            log.warning("store unavailable: an answer's writes were not all made")
 
     async def _await_leader(self, lease: str, result: str) -> GatewayResponse | None:
         """The leader's answer, or None when it went away without one."""

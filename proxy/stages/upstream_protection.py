@@ -15,7 +15,14 @@ import logging
 import secrets
 import time
 
-from proxy.messages import GatewayRequest, GatewayResponse, Handler
+from proxy.messages import (
+    FlightClaim,
+    GatewayRequest,
+    GatewayResponse,
+    Handler,
+    NotLeader,
+    StoreBatch,
+)
 from shared.config import Settings
 from shared.errors import RateLimited, StoreUnavailable, UpstreamUnavailable
 from shared.store import Store, load_script
@@ -26,7 +33,7 @@ log = logging.getLogger("hubbub.protection")
 ADMIT = load_script("upstream_admit")
 DONE = load_script("upstream_done")
 
-_ADMITTED, _PENALISED = 0, 1
+_ADMITTED, _PENALISED, _NOT_LEADER = 0, 1, 3
 
 
 def resource_for(path: str) -> str:
@@ -64,14 +71,16 @@ class UpstreamProtection:
         token = request.identity.token_hash
         resource = resource_for(request.path)
         slot = secrets.token_hex(8)
-        is_admitted = await self._admit(token, resource, slot)
+        is_admitted = await self._admit(token, resource, slot, request.flight)
         try:
             response = await self.inner(request)
         except BaseException:
             if is_admitted:
                 await self._release(token, slot)
             raise
-        penalty_s = await self._record(token, resource, slot if is_admitted else "", response)
+        penalty_s = await self._record(
+            token, resource, slot if is_admitted else "", response, request.batch
+        )
         if penalty_s is not None:
             raise RateLimited(
                 "GitHub's rate limit for this token is spent; retry later",
@@ -80,8 +89,12 @@ class UpstreamProtection:
             )
         return response
 
-    async def _admit(self, token: str, resource: str, slot: str) -> bool:
-        """True once a slot is held; False when the Store is down (reads fail open)."""
+    async def _admit(
+        self, token: str, resource: str, slot: str, flight: FlightClaim | None
+    ) -> bool:
+        """True once a slot is held (and the flight lease, when single flight passed one);
+        False when the Store is down (reads fail open); NotLeader when another call for
+        the same answer holds the flight lease."""
         deadline = time.monotonic() + self.wait_limit_s
         delay_s = 0.01
         keys = [
@@ -89,14 +102,28 @@ class UpstreamProtection:
             self.keys.resource_penalty(token, resource),
             self.keys.upstream_slots(token),
         ]
+        flight_args: list[str | int] = []
+        if flight is not None:
+            keys.append(flight.lease)
+            flight_args = [flight.owner, flight.lease_ms]
         while True:
             try:
                 status, wait_ms = await self.store.eval_script(
-                    ADMIT, keys, [slot, self.capacity, self.slot_lease_ms, int(time.time() * 1000)]
+                    ADMIT,
+                    keys,
+                    [
+                        slot,
+                        self.capacity,
+                        self.slot_lease_ms,
+                        int(time.time() * 1000),
+                        *flight_args,
+                    ],
                 )
             except StoreUnavailable:
                 log.warning("store unavailable: calling GitHub without the fleet-wide guard")
                 return False
+            if status == _NOT_LEADER:
+                raise NotLeader
             if status == _ADMITTED:
                 return True
             if status == _PENALISED:
@@ -122,7 +149,12 @@ class UpstreamProtection:
             log.warning("store unavailable: slot left to expire")
 
     async def _record(
-        self, token: str, resource: str, slot: str, response: GatewayResponse
+        self,
+        token: str,
+        resource: str,
+        slot: str,
+        response: GatewayResponse,
+        batch: StoreBatch | None,
     ) -> float | None:
         """Remember GitHub's budget; the penalty in seconds when the token must now wait."""
         resource = response.header("x-ratelimit-resource") or resource
@@ -139,27 +171,21 @@ class UpstreamProtection:
             seconds = int(retry_after) if retry_after.isdigit() else self.penalty_default_s
             token_penalty_ms = max(1000, seconds * 1000)
         budget_ttl_ms = max(1000, int((int(reset) - now_s) * 1000)) if reset.isdigit() else 3600_000
-        try:
-            await self.store.eval_script(
-                DONE,
-                [
-                    self.keys.upstream_slots(token),
-                    self.keys.token_budget(token, resource),
-                    self.keys.resource_penalty(token, resource),
-                    self.keys.token_penalty(token),
-                ],
-                [
-                    slot,
-                    limit,
-                    remaining,
-                    reset,
-                    budget_ttl_ms,
-                    resource_penalty_ms,
-                    token_penalty_ms,
-                ],
-            )
-        except StoreUnavailable:
-            log.warning("store unavailable: GitHub's rate-limit state not recorded")
+        keys = [
+            self.keys.upstream_slots(token),
+            self.keys.token_budget(token, resource),
+            self.keys.resource_penalty(token, resource),
+            self.keys.token_penalty(token),
+        ]
+        args = [slot, limit, remaining, reset, budget_ttl_ms, resource_penalty_ms, token_penalty_ms]
+        if batch is not None and not (resource_penalty_ms or token_penalty_ms):
+            # Nothing urgent: sent with the rest of the call's writes, in one round trip.
+            batch.commands.append(("EVAL", DONE.source, len(keys), *keys, *args))
+        else:
+            try:
+                await self.store.eval_script(DONE, keys, args)
+            except StoreUnavailable:
+                log.warning("store unavailable: GitHub's rate-limit state not recorded")
         penalty_ms = max(token_penalty_ms, resource_penalty_ms if response.status >= 400 else 0)
         if penalty_ms:
             log.warning(
