@@ -91,7 +91,9 @@ class Gateway:
         handler = Invalidate(handler, self.invalidator)
         if settings.l1_ttl_s > 0:
             handler = HotTier(handler, self.hot, settings, subscribed=lambda: self.subscribed)
-        handler = self.caller_limit = CallerLimit(handler, store, keys, settings)
+        handler = self.caller_limit = CallerLimit(
+            handler, store, keys, settings, generation=lambda: self.hot.generation
+        )
         handler = Measure(handler, self.metrics)
         handler = Shaping(handler, settings.github_api_url)
         self._handle: Handler = Guard(handler)

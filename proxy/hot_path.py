@@ -56,6 +56,7 @@ _READ = frozenset(
     }
 )
 _KEYS_KEPT = 10_000
+_FULL_PATH = frozenset({b"cookie", b"content-length", b"transfer-encoding"})
 
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -74,7 +75,7 @@ class HotPath:
         self.gateway = gateway
         # Bounded memos of what a hit would otherwise recompute every time.
         self._keys: dict[tuple[str, str, str, str, str], str] = {}
-        self._bases: dict[tuple[str, str, str, str], str] = {}
+        self._bases: dict[tuple[str, str, str, str, str], str] = {}
         self._counters: dict[int, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,8 +99,9 @@ class HotPath:
         for name, value in scope["headers"]:
             if name in _READ and name not in seen:  # the first, as Starlette's Headers
                 seen[name] = value.decode("latin-1")
-            elif name == b"cookie":
-                return None  # session cookies take the full path (the CSRF rules live there)
+            elif name in _FULL_PATH:
+                # Cookies: the CSRF rules live there. A body on a GET: its bound lives there.
+                return None
         path = raw_path.decode("latin-1")[len(PREFIX) :]
         if path in _POST_ONLY:
             return None
@@ -139,8 +141,11 @@ class HotPath:
         ):
             status, body = 304, b""
             wire = [(k, v) for k, v in wire if k not in _DROPPED_ON_304]
-        # As Starlette's Response: a length for everything but a 304.
-        length = [] if status == 304 else [(b"content-length", str(len(body)).encode())]
+        # As the full path: a length for everything but a GET's 304 (HEAD: always).
+        is_head = scope["method"] == "HEAD"
+        length = (
+            [] if status == 304 and not is_head else [(b"content-length", str(len(body)).encode())]
+        )
         headers = [*length, *wire, *_STATIC]
         headers.append((b"age", str(hot.entry.age_s(now)).encode()))
         headers += _TAIL
@@ -151,8 +156,9 @@ class HotPath:
                 (b"ratelimit-reset", str(limit[2]).encode()),
             ]
         headers.append((b"x-request-id", request_id_from(seen.get(b"x-request-id", "")).encode()))
-        self._count(gateway, status)
-        return status, headers, b"" if scope["method"] == "HEAD" else body
+        # Counted as the full path counts it: the metric sees the entry, before any 304.
+        self._count(gateway, hot.entry.status)
+        return status, headers, b"" if is_head else body
 
     def _key(self, partition: str, path: str, query: str, accept: str, version: str) -> str:
         # Memoised: hashing and sorting the query cost more than the rest of a hit.
@@ -167,7 +173,8 @@ class HotPath:
     def _base(self, scope: Scope, seen: dict[bytes, str]) -> str:
         host = seen.get(b"host", "")
         proto, forwarded = seen.get(b"x-forwarded-proto", ""), seen.get(b"x-forwarded-host", "")
-        memo = (scope.get("scheme", "http"), host, proto, forwarded)
+        server = scope.get("server")
+        memo = (scope.get("scheme", "http"), host, proto, forwarded, str(server))
         base = self._bases.get(memo)
         if base is None:
             if len(self._bases) >= _KEYS_KEPT:

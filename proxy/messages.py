@@ -76,8 +76,10 @@ class GatewayRequest:
     cached: CacheEntry | None = None
     stamp: str = ""
     validators: dict[str, str] = field(default_factory=dict)
-    # The cache lookup's MGET, already answered in the caller-limit stage's round trip.
+    # The cache lookup's MGET, already answered in the caller-limit stage's round trip, and
+    # the in-process tier's generation just before it was sent (see hot_tier.py).
     prefetched: list[str | None] | None = None
+    prefetched_generation: int = 0
     # Set by single flight for the stages below it (see FlightClaim, StoreBatch).
     flight: FlightClaim | None = None
     batch: StoreBatch | None = None

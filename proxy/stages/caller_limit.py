@@ -2,7 +2,8 @@
 
 Callers are the hash of their credential (client IP only when anonymous). A read costs
 `cost_read` up front; one that GitHub had to answer in full (MISS) is surcharged
-`cost_upstream` afterwards, never refused for it; a write costs `cost_write`. GraphQL
+`cost_upstream` afterwards (from the lease, or owed and debited with the next take),
+never refused for it; a write costs `cost_write`. GraphQL
 spends its own bucket. If the Store is unreachable, reads go on (fail open) and writes
 are refused (fail closed): a lost limit on a read costs little, on a write it may spend
 someone's GitHub budget on a burst. Both are logged.
@@ -65,6 +66,7 @@ class _Lease:
     demand: int = 0  # units the requests queued on the last take asked for
     size: int = 0  # units this lease was taken with
     taken_at: float = 0.0
+    debt: int = 0  # surcharges owed, debited with the next take
 
 
 # Whether admitted, units remaining, retry after (ms), reset (ms).
@@ -79,8 +81,19 @@ class _Take:
 
 
 class CallerLimit:
-    def __init__(self, inner: Handler, store: Store, keys: Keys, settings: Settings) -> None:
+    def __init__(
+        self,
+        inner: Handler,
+        store: Store,
+        keys: Keys,
+        settings: Settings,
+        *,
+        generation: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.inner = inner
+        # The in-process tier's invalidation counter: a read sent with a lease take must be
+        # judged against the count before it was sent, not after the answer came back.
+        self.generation = generation
         self.store = store
         self.keys = keys
         self.settings = settings
@@ -108,9 +121,12 @@ class CallerLimit:
         try:
             if leased:
                 read = self._cache_read(request)
+                generation = self.generation()
                 state, prefetched = await self._spend_leased(key, policy, policy.cost, read)
                 if prefetched is not None:
-                    request = dataclasses.replace(request, prefetched=prefetched)
+                    request = dataclasses.replace(
+                        request, prefetched=prefetched, prefetched_generation=generation
+                    )
             else:
                 state = await self._spend(key, policy, policy.cost, enforce=True)
         except StoreUnavailable:
@@ -136,6 +152,11 @@ class CallerLimit:
             if lease is not None and lease.expires > time.monotonic() and lease.units >= surcharge:
                 lease.units -= surcharge
                 return response
+            if lease is not None:
+                # Owed, and paid with this caller's next take: a miss costs no round trip
+                # of its own (if the caller never comes back, the debt lapses).
+                lease.debt += surcharge
+                return response
             try:
                 await self._spend(key, policy, surcharge, enforce=False)
             except StoreUnavailable:
@@ -144,9 +165,8 @@ class CallerLimit:
 
     def _cache_read(self, request: GatewayRequest) -> Callable[[], list[str]] | None:
         """On the REST store, where every command is an HTTPS request, a take also reads
-        what the cache lookup will read, so a hit costs one request to Upstash. Not where
-        the process hears invalidations: an answer read before the in-process tier notes
-        its generation could outlive an invalidation there."""
+        what the cache lookup will read, so a hit costs one request to Upstash. (Where the
+        process hears invalidations, a take is rare enough to stay a round trip of its own.)"""
         if self._subscribing or not is_cacheable(request):
             return None
         return lambda: lookup_keys(request, self.keys, self.settings)[1]
@@ -227,9 +247,10 @@ class CallerLimit:
     ) -> tuple[_State, list[str | None] | None]:
         previous = self._leases.get(key)
         size = self._next_size(previous, policy, now)
-        want = max(size, cost + (previous.demand if previous else 0))
+        debt = min(previous.debt, size) if previous else 0
+        want = max(size, cost + (previous.demand if previous else 0)) + debt
         emission_us = max(1, self.window_us // policy.limit)
-        args = [emission_us, self.window_us, want, cost, time.time_ns() // 1000]
+        args = [emission_us, self.window_us, want, cost + debt, time.time_ns() // 1000]
         prefetched: list[str | None] | None = None
         if read is None:
             reply = await self.store.eval_script(LEASE, [key], args)
@@ -242,12 +263,14 @@ class CallerLimit:
         if len(self._leases) >= _LEASES_KEPT:
             self._forget_expired(now)
         if taken == 0:
-            self._leases[key] = _Lease(0, 0, reset_ms, now, now + retry_after_ms / 1000)
+            blocked = _Lease(0, 0, reset_ms, now, now + retry_after_ms / 1000, debt=debt)
+            self._leases[key] = blocked
             return (False, 0, retry_after_ms, reset_ms), None
+        units = taken - cost - debt
         self._leases[key] = _Lease(
-            taken - cost, remaining, reset_ms, now + self.lease_s, size=size, taken_at=now
+            units, remaining, reset_ms, now + self.lease_s, size=size, taken_at=now
         )
-        return (True, remaining + taken - cost, 0, reset_ms), prefetched
+        return (True, remaining + units, 0, reset_ms), prefetched
 
     def _next_size(self, previous: _Lease | None, policy: _Policy, now: float) -> int:
         if previous is None or previous.size == 0:

@@ -48,7 +48,11 @@ class HotTier:
             response = hot.entry.to_response(CacheOutcome.HIT, now)
             response.shaped = hot.shaped
             return response
-        generation = self.cache.generation
+        # An answer read before an invalidation is never kept; one the caller-limit stage
+        # read with its lease take was read before that stage noted the generation.
+        generation = (
+            self.cache.generation if request.prefetched is None else request.prefetched_generation
+        )
         response = await self.inner(dataclasses.replace(request, cache_key=key))
         entry = response.entry
         if entry is not None and response.outcome in _KEPT:

@@ -15,6 +15,10 @@ from proxy.headers import CACHE_CONTROL, VARY, etag_matches
 from proxy.link_rewrite import UrlRewriter
 from proxy.messages import CacheOutcome, GatewayRequest, GatewayResponse, Handler
 
+# Rewritten copies kept per in-process entry: one per public host a deployment answers on.
+# Without HUBBUB_PUBLIC_URL any Host header is a new base, and copies are not counted in
+# the L1 byte bound, so past a few the rest are rewritten each time instead of kept.
+SHAPED_KEPT = 4
 _AGED = frozenset({CacheOutcome.HIT, CacheOutcome.REVALIDATED, CacheOutcome.STALE})
 # 304 keeps the validators and metadata; the body's own headers go (RFC 9110 §15.4.5).
 _DROPPED_ON_304 = frozenset({"content-type"})
@@ -42,7 +46,7 @@ class Shaping:
                 rewriter = self._rewriter(request.public_base)
                 headers = [_rewrite_header(rewriter, name, value) for name, value in headers]
                 body = rewriter.body(body)
-                if memo is not None:
+                if memo is not None and len(memo) < SHAPED_KEPT:
                     memo[request.public_base] = (list(headers), body)
         status = response.status
         if_none_match = request.headers.get("if-none-match")

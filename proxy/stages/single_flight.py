@@ -102,6 +102,10 @@ class SingleFlight:
         try:
             response = await self.inner(dataclasses.replace(request, flight=claim, batch=batch))
         except NotLeader:
+            # Another took the lease after an earlier attempt of ours failed: what that
+            # attempt left to write (its slot, GitHub's budget) still goes.
+            if batch.commands:
+                await self._flush(batch.commands)
             raise
         except BaseException:
             await self._flush([*batch.commands, release])

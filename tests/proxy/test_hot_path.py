@@ -96,23 +96,27 @@ async def test_a_hot_hit_is_the_full_paths_answer_byte_for_byte(
     assert differing <= {"ratelimit-remaining"}
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
 async def test_a_matching_etag_is_a_304_on_the_hot_path_too(
-    client: httpx.AsyncClient, gateway: Gateway
+    client: httpx.AsyncClient, gateway: Gateway, method: str
 ) -> None:
     first = await client.get(ISSUE, headers=auth(TOKEN_A))
     await client.get(ISSUE, headers=auth(TOKEN_A))
     conditional = {**auth(TOKEN_A), "If-None-Match": first.headers["etag"]}
     resolutions = Resolutions(gateway)
 
-    hot = await client.get(ISSUE, headers=conditional)
+    hot = await client.request(method, ISSUE, headers=conditional)
     async with full_path_client(gateway) as reference:
-        full = await reference.get(ISSUE, headers=conditional)
+        full = await reference.request(method, ISSUE, headers=conditional)
 
     assert resolutions.count == 1  # only the reference
     assert hot.status_code == full.status_code == 304
     assert hot.content == b""
-    assert "content-type" not in hot.headers and "content-length" not in hot.headers
+    assert "content-type" not in hot.headers
     assert [k for k, _ in comparable(hot)[1]] == [k for k, _ in comparable(full)[1]]
+    assert hot.headers.get("content-length") == full.headers.get("content-length")
+    metrics = gateway.metrics.responses
+    assert metrics.labels("HIT", "2xx")._value.get() == 3  # counted as the full path does
 
 
 async def test_another_token_never_gets_the_entry(
@@ -148,3 +152,24 @@ async def test_the_hot_path_never_admits_past_the_limit(
     answers = [await client.get(ISSUE, headers=auth(TOKEN_A)) for _ in range(10)]
     assert [a.status_code for a in answers] == [200] * 6 + [429] * 4
     assert [a.headers["ratelimit-remaining"] for a in answers[:6]] == ["5", "4", "3", "2", "1", "0"]
+
+
+async def test_a_get_with_a_body_takes_the_full_path_and_its_bound(
+    make_client: ClientFactory, make_gateway: GatewayFactory
+) -> None:
+    client = make_client(make_gateway(max_request_body_bytes=10))
+    await client.get(ISSUE, headers=auth(TOKEN_A))
+    await client.get(ISSUE, headers=auth(TOKEN_A))
+    answer = await client.request("GET", ISSUE, headers=auth(TOKEN_A), content=b"x" * 100)
+    assert answer.status_code == 413
+
+
+async def test_many_host_names_do_not_multiply_what_an_entry_keeps(
+    client: httpx.AsyncClient, gateway: Gateway
+) -> None:
+    for number in range(20):
+        headers = {**auth(TOKEN_A), "Host": f"alias{number}.example"}
+        answer = await client.get(ISSUE, headers=headers)
+        assert answer.json()["url"].startswith(f"http://alias{number}.example/")
+    (hot,) = [gateway.hot.get(key, 0) for key in list(gateway.hot._entries)]
+    assert hot is not None and len(hot.shaped) <= 4 and len(hot.wire) <= 4

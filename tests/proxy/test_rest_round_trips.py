@@ -13,7 +13,9 @@ from tests.proxy.conftest import TOKEN_A, ClientFactory, GatewayFactory, auth
 ISSUE = "/api/github/repos/octo/hello/issues/{}"
 
 
-@pytest.mark.parametrize("lease_units", [10, 1], ids=["lease-spent-in-memory", "take-every-read"])
+@pytest.mark.parametrize(
+    ("lease_units", "limit"), [(10, 600), (1, 50)], ids=["lease-spent-in-memory", "take-every-read"]
+)
 async def test_a_hit_is_one_request_and_a_miss_at_most_three(
     make_client: ClientFactory,
     make_gateway: GatewayFactory,
@@ -22,8 +24,11 @@ async def test_a_hit_is_one_request_and_a_miss_at_most_three(
     github: FakeGitHub,
     clock: list[int],
     lease_units: int,
+    limit: int,
 ) -> None:
-    gateway = make_gateway(await make_store("rest"), l1_ttl_s=0, limit_lease_units=lease_units)
+    gateway = make_gateway(
+        await make_store("rest"), l1_ttl_s=0, limit_lease_units=lease_units, caller_limit=limit
+    )
     client = make_client(gateway)
     sent = upstash_app.state.requests
     await client.get(ISSUE.format(9), headers=auth(TOKEN_A))  # loads the scripts into Redis
@@ -66,3 +71,33 @@ async def test_l1_hits_send_nothing_to_upstash(
     for _ in range(5):
         assert (await client.get(ISSUE.format(1), headers=auth(TOKEN_A))).status_code == 200
     assert upstash_app.state.requests[before:] == []
+
+
+async def test_an_answer_read_with_a_lease_take_never_outlives_a_write_in_l1(
+    make_client: ClientFactory, make_gateway: GatewayFactory, make_store: StoreFactory
+) -> None:
+    """A write lands while a read's lease take (carrying the cache read) is in flight: the
+    read may answer with what it read, but the in-process tier must not keep it."""
+    store = await make_store("rest")
+    gateway = make_gateway(store, l1_ttl_s=5, caller_limit=50, limit_lease_units=1)
+    client = make_client(gateway)
+    await client.get(ISSUE.format(1), headers=auth(TOKEN_A))
+    gateway.hot.clear()  # the entry is in the shared cache only
+    send = store.pipeline
+    armed = [True]
+
+    async def pipeline(commands):  # type: ignore[no-untyped-def]
+        replies = await send(commands)
+        if armed[0] and any(command[0] == "MGET" for command in commands):
+            armed[0] = False
+            edit = await client.patch(
+                ISSUE.format(1), headers=auth(TOKEN_A), json={"title": "Changed"}
+            )
+            assert edit.status_code == 200
+        return replies
+
+    store.pipeline = pipeline  # type: ignore[method-assign]
+    await client.get(ISSUE.format(1), headers=auth(TOKEN_A))  # read, then the write lands
+    after = await client.get(ISSUE.format(1), headers=auth(TOKEN_A))
+
+    assert after.json()["title"] == "Changed"

@@ -99,3 +99,26 @@ async def test_a_burst_queues_on_one_take_and_the_next_take_covers_the_queue(
     # The first take (10 units) serves 10 in arrival order; the 30 left queue again and
     # the second take asks for what they need, instead of ten takes of ten.
     assert store.scripts["caller_lease"] <= 3
+
+
+async def test_a_caller_polling_hard_gets_growing_leases_within_a_share_of_the_limit(
+    make_gateway, make_client: ClientFactory
+) -> None:
+    from shared.store.embedded import EmbeddedStore
+
+    store = CountingStore(EmbeddedStore())
+    client = make_client(
+        make_gateway(store, caller_limit=100_000, limit_lease_units=10, cost_upstream=0)
+    )
+    for _ in range(310):
+        assert (await client.get(ISSUE, headers=auth(TOKEN_A))).status_code == 200
+    # 10 + 20 + 40 + 80 + 160 = 310: five takes where fixed leases of 10 needed 31.
+    assert store.scripts["caller_lease"] <= 6
+    small = CountingStore(EmbeddedStore())
+    capped = make_client(
+        make_gateway(small, caller_limit=600, limit_lease_units=10, cost_upstream=0)
+    )
+    for _ in range(100):
+        await capped.get(ISSUE, headers=auth(TOKEN_A))
+    # At 600 a minute, 1% is under the minimum lease: leases stay at 10.
+    assert small.scripts["caller_lease"] >= 10
