@@ -108,3 +108,35 @@ async def test_different_partitions_are_not_coalesced(
     github.release()
     answers = await asyncio.gather(*tasks)
     assert [answer.headers["x-cache"] for answer in answers] == ["MISS", "MISS"]
+
+
+async def test_losing_the_lease_between_retries_still_frees_the_first_attempts_slot(
+    make_gateway, make_client: ClientFactory, github: FakeGitHub
+) -> None:
+    """Attempt one gets a 502; before the retry, another process takes the flight lease.
+    This call then waits for that one, and what attempt one left to write still goes."""
+    from proxy.stages.upstream_protection import ADMIT
+    from shared.identity import digest
+
+    gateway = make_gateway(upstream_retries=1, l1_ttl_s=0)
+    store = gateway.store
+    client = make_client(gateway)
+    github.fail_next(1, status=502, path=UPSTREAM)
+    admit = store.eval_script
+    admits = []
+
+    async def eval_script(script, keys, args):  # type: ignore[no-untyped-def]
+        if script is ADMIT and len(keys) == 4:
+            admits.append(keys[3])
+            if len(admits) == 2:  # our lease lapsed and another process took it
+                await store.set(keys[3], "another-process", px=200)
+        return await admit(script, keys, args)
+
+    store.eval_script = eval_script  # type: ignore[method-assign]
+    answer = await client.get(ISSUE, headers=auth(TOKEN_A))
+
+    slots = await store.zrangebyscore(
+        gateway.keys.upstream_slots(digest("token", TOKEN_A)), "-inf", "+inf"
+    )
+    assert slots == []  # attempt one's slot was released with its batch
+    assert answer.status_code == 200  # the other went away without an answer: this one led
