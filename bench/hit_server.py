@@ -48,9 +48,17 @@ def create_app() -> Starlette:
         settings = settings.replace(redis_url=Secret(redis_url))
     gateway = Gateway(settings, connect(settings), transport=httpx.ASGITransport(app=github.app))
     body: dict[str, bytes] = {}
+    headers: list[tuple[bytes, bytes]] = []
 
     async def bare(request: Request) -> Response:
         return Response(body["hit"], media_type="application/json; charset=utf-8")
+
+    async def bare_headers(request: Request) -> Response:
+        # The same bytes with the same header lines as the hit: what the server and
+        # uvicorn cost for such a response, apart from the gateway.
+        response = Response(body["hit"])
+        response.raw_headers.extend(headers)
+        return response
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -63,13 +71,21 @@ def create_app() -> Starlette:
         hit = await app_client.get(RESOURCE, headers={"Authorization": f"token {TOKEN}"})
         assert warm.status_code == 200 and hit.headers["x-cache"] == "HIT", hit.headers
         body["hit"] = hit.content
+        skip = {b"content-length", b"date", b"server"}
+        headers.extend(
+            (k.encode(), v.encode()) for k, v in hit.headers.multi_items() if k.encode() not in skip
+        )
         await app_client.aclose()
         gc.collect()
         gc.freeze()
         yield
         await gateway.aclose()
 
-    routes = [Route("/bare", bare), *ProxyEndpoints(settings, lambda: gateway).routes()]
+    routes = [
+        Route("/bare", bare),
+        Route("/bare-headers", bare_headers),
+        *ProxyEndpoints(settings, lambda: gateway).routes(),
+    ]
     return Starlette(
         routes=routes,
         # As the served apps compose it: hot hits answered before routing.

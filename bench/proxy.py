@@ -4,8 +4,8 @@
     .venv/bin/python bench/proxy.py --part hit  # (a) only; --part cold: (c); --part day: (b)
 
 (a) Cache hits, one table: requests/s and p50/p99 latency of a bare Starlette route
-    returning the issue's bytes, a fresh hit from the in-process tier (L1), a fresh hit
-    from the shared cache in a real redis-server (L2, L1 off), and nginx's proxy_cache in
+    returning the issue's bytes (and the same with the hit's header lines), a fresh hit
+    from the in-process tier (L1), a fresh hit from the shared cache in a real redis-server (L2, L1 off), and nginx's proxy_cache in
     front of the same bytes when nginx is installed (the ceiling), rounds interleaved.
     Servers are pinned to core 1 and wrk (Debian's `wrk`) to core 0, as in the perf
     anchors. Goals: L1 ≥ 0.8 of the bare route's requests/s with p99 at most 1.5 times;
@@ -60,6 +60,7 @@ def bench_hits(seconds: int, rounds: int, store: str) -> None:
         processes.append(start_server("bench.hit_server:create_app", l2_port, l2_environ))
         targets = {
             "bare Starlette, same bytes": (f"http://127.0.0.1:{l1_port}/bare", {}),
+            "  … with the hit's headers": (f"http://127.0.0.1:{l1_port}/bare-headers", {}),
             f"gateway L1 hit ({store})": (f"http://127.0.0.1:{l1_port}{HIT_PATH}", auth),
             "gateway L2 hit (native, L1 off)": (f"http://127.0.0.1:{l2_port}{HIT_PATH}", auth),
         }
