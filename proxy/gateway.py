@@ -41,6 +41,8 @@ from shared.store.keys import Keys
 log = logging.getLogger("hubbub.gateway")
 
 _RESUBSCRIBE_S = 1.0
+# On the invalidation channel, beside cache scopes: a Hubbub session that has ended.
+_SESSION = "session:"
 
 
 def _scopes(message: str) -> list[str]:
@@ -127,13 +129,29 @@ class Gateway:
                     self.subscribed = True
                     ready.set()
                     async for _, message in messages:
-                        self.hot.drop_scopes(_scopes(message))
+                        scopes = _scopes(message)
+                        for scope in scopes:
+                            if scope.startswith(_SESSION):
+                                self.callers.forget_session(scope[len(_SESSION) :])
+                        self.hot.drop_scopes(scopes)
             except StoreError:
                 log.warning("invalidation subscription lost; in-process entries now short-lived")
             finally:
                 self.subscribed = False
             ready.set()
             await asyncio.sleep(_RESUBSCRIBE_S)
+
+    async def end_session(self, session_id: str) -> None:
+        """A session ended (logout, reused refresh token): refused here at once, and on
+        every process that hears invalidations as soon as this announcement reaches it
+        (the others re-read sessions within a second anyway)."""
+        self.callers.forget_session(session_id)
+        try:
+            await self.store.publish(
+                self.keys.invalidation_channel(), json.dumps([_SESSION + session_id])
+            )
+        except StoreError:
+            log.warning("store unavailable: a session's end was not announced")
 
     async def aclose(self) -> None:
         if self._listener is not None:

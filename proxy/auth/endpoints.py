@@ -174,7 +174,7 @@ class AuthEndpoints:
             session, refresh = await callers.sessions.rotate(offered)
         except NotAuthenticated as error:
             if error.code == "refresh_token_reused":
-                callers.forget_session(offered.partition(".")[0])
+                await self.gateway().end_session(offered.partition(".")[0])
             if not from_cookie:
                 raise
             response = _json(error.as_json(), status=error.status)
@@ -202,7 +202,7 @@ class AuthEndpoints:
             offered, _ = await self._refresh_token(request)
             session_id = offered.partition(".")[0]
             await gateway.callers.sessions.revoke_by_refresh(offered)
-        gateway.callers.forget_session(session_id)
+        await gateway.end_session(session_id)
         response = _json({"revoked": True})
         clear_session_cookies(response)
         return response

@@ -215,6 +215,12 @@ class CallerResolver:
         self._session_memo.put(token, now + RECHECK_S, (identity, claims.expires_at))
         return identity
 
+    def has_ended(self, session_id: str) -> bool:
+        """Whether this process heard, moments ago, that the session ended (a logout or a
+        reused refresh token, here or on another machine)."""
+        revoked = self._revoked.get(session_id)
+        return revoked is not None and time.time() < revoked[0]
+
     def forget_session(self, session_id: str) -> None:
         """Stop honouring a revoked session's tokens in this process at once."""
         self._revoked.put(session_id, time.time() + RECHECK_S * 10, None)

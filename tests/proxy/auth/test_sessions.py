@@ -342,3 +342,33 @@ async def test_a_refresh_reseals_the_github_token_under_the_new_key(
 
     assert refreshed.status_code == 200
     assert after.status_code == 200  # the old key is gone and the session still opens
+
+
+async def test_a_logout_reaches_every_process_that_listens_at_once(
+    make_gateway: GatewayFactory,
+    make_browser: BrowserFactory,
+    make_store,
+    oauth_github: FakeGitHub,
+) -> None:
+    from tests.fakes.waiting import wait_until
+    from tests.proxy.auth.conftest import at_github
+
+    changes = auth_changes()
+    here = make_gateway(await make_store("native"), check_tokens=True, **changes)
+    there = make_gateway(await make_store("native"), check_tokens=True, **changes)
+    await there.start()  # hears the invalidation channel, as a persistent machine does
+    browser, elsewhere = make_browser(here), make_browser(there)
+    login = await browser.get("/api/auth/login")
+    await browser.get(
+        (await at_github(oauth_github, login.headers["location"])).headers["location"]
+    )
+    token = (await browser.get("/api/auth/me")).json()["token"]
+    assert (await elsewhere.get(ISSUE, headers=bearer(token))).status_code == 200  # remembered
+    sid = claims_of(token)["sid"]
+
+    await browser.post("/api/auth/logout", headers=bearer(token))
+    await wait_until(lambda: there.callers.has_ended(sid))
+
+    refused = await elsewhere.get(ISSUE, headers=bearer(token))
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "token_revoked"
