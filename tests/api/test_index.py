@@ -65,3 +65,13 @@ def test_the_entry_point_routes_webhooks_to_the_receiver() -> None:
     )
     # Unsigned, so refused before the (embedded) store is touched.
     assert done.stdout.split() == ["401", "invalid_signature"]
+
+
+def test_vercel_installs_exactly_the_runtime_dependencies() -> None:
+    """requirements.txt (what Vercel installs) and pyproject.toml's dependencies stay one list."""
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    listed = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    assert sorted(listed) == sorted(declared)
