@@ -406,14 +406,7 @@ class FakeGitHub:
         if request.path.startswith("/login/oauth/") or app_route:
             status, headers, body = self._app_token(request) if app_route else self._oauth(request)
             request.status = status
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _reply(send, status, headers, body)
             return
         outcome = self._take(self._outcomes, request)
         delay = self._take(self._delays, request)
@@ -425,14 +418,7 @@ class FakeGitHub:
             return
         status, headers, body = self._respond(request, scope, outcome)
         request.status = status
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _reply(send, status, headers, body)
 
     async def _record(self, scope: Scope, receive: Receive) -> RecordedRequest:
         chunks: list[bytes] = []
@@ -1027,6 +1013,17 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def _reply(send: Send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _drop(send: Send) -> None:

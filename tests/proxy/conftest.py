@@ -95,12 +95,12 @@ async def make_client(make_gateway: GatewayFactory) -> AsyncIterator[ClientFacto
     """HTTP clients of the serverless app, each over its own gateway unless one is given."""
     clients: list[httpx.AsyncClient] = []
 
-    def make(gateway: Gateway | None = None, **changes: object) -> httpx.AsyncClient:
+    def make(
+        gateway: Gateway | None = None, *, base_url: str = "http://hubbub.test", **changes: object
+    ) -> httpx.AsyncClient:
         gateway = gateway or make_gateway(**changes)
         app = create_app(gateway.settings, gateway=gateway)
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://hubbub.test"
-        )
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
         clients.append(client)
         return client
 

@@ -3,7 +3,7 @@ https), and the fake GitHub's side of the OAuth flow."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -12,10 +12,10 @@ import pytest_asyncio
 from cryptography.fernet import Fernet
 from starlette.datastructures import Secret
 
-from proxy import Gateway, create_app
+from proxy import Gateway
 from shared.identity.session_tokens import new_key_entry
 from tests.fakes.github import FakeGitHub
-from tests.proxy.conftest import GatewayFactory
+from tests.proxy.conftest import ClientFactory, GatewayFactory
 
 CLIENT_ID = "Iv1.hubbubtest"
 CLIENT_SECRET = "oauth-client-secret-0123456789abcdef"
@@ -51,20 +51,11 @@ async def auth_gateway(make_gateway: GatewayFactory, oauth_github: FakeGitHub) -
 BrowserFactory = Callable[..., httpx.AsyncClient]
 
 
-@pytest_asyncio.fixture
-async def make_browser() -> AsyncIterator[BrowserFactory]:
-    """A client that keeps cookies, as a browser does, on Hubbub's https origin."""
-    clients: list[httpx.AsyncClient] = []
-
-    def make(gateway: Gateway) -> httpx.AsyncClient:
-        app = create_app(gateway.settings, gateway=gateway)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=HUBBUB)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
+@pytest.fixture
+def make_browser(make_client: ClientFactory) -> BrowserFactory:
+    """A client that keeps cookies, as a browser does, on Hubbub's https origin (Secure
+    cookies are only sent over https)."""
+    return lambda gateway: make_client(gateway, base_url=HUBBUB)
 
 
 @pytest.fixture

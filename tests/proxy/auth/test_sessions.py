@@ -119,16 +119,12 @@ async def test_a_bad_session_token_is_a_401_with_its_reason(
 
 
 async def test_rotating_keys_keeps_old_sessions_until_they_expire(
-    make_gateway: GatewayFactory, make_browser: BrowserFactory, oauth_github: FakeGitHub
+    make_gateway: GatewayFactory, make_browser: BrowserFactory, sign_in: SignIn
 ) -> None:
     changes = auth_changes()
     before = make_gateway(check_tokens=True, **changes)
     browser = make_browser(before)
-    login = await browser.get("/api/auth/login")
-    from tests.proxy.auth.conftest import at_github
-
-    approved = await at_github(oauth_github, login.headers["location"])
-    await browser.get(approved.headers["location"])
+    await sign_in(browser)
     old_token = (await browser.get("/api/auth/me")).json()["token"]
 
     # The next deployment: a new key first, the old one kept for verifying; same Store.
@@ -314,17 +310,12 @@ async def test_a_token_github_refuses_is_a_401_and_not_asked_about_again(
 
 
 async def test_a_refresh_reseals_the_github_token_under_the_new_key(
-    make_gateway: GatewayFactory, make_browser: BrowserFactory, oauth_github: FakeGitHub
+    make_gateway: GatewayFactory, make_browser: BrowserFactory, sign_in: SignIn
 ) -> None:
-    from tests.proxy.auth.conftest import at_github
-
     changes = auth_changes()
     before = make_gateway(check_tokens=True, **changes)
     browser = make_browser(before)
-    login = await browser.get("/api/auth/login")
-    await browser.get(
-        (await at_github(oauth_github, login.headers["location"])).headers["location"]
-    )
+    await sign_in(browser)
     old_key = str(changes["token_keys"])
     new_key = Fernet.generate_key().decode()
 
@@ -348,20 +339,16 @@ async def test_a_logout_reaches_every_process_that_listens_at_once(
     make_gateway: GatewayFactory,
     make_browser: BrowserFactory,
     make_store,
-    oauth_github: FakeGitHub,
+    sign_in: SignIn,
 ) -> None:
     from tests.fakes.waiting import wait_until
-    from tests.proxy.auth.conftest import at_github
 
     changes = auth_changes()
     here = make_gateway(await make_store("native"), check_tokens=True, **changes)
     there = make_gateway(await make_store("native"), check_tokens=True, **changes)
     await there.start()  # hears the invalidation channel, as a persistent machine does
     browser, elsewhere = make_browser(here), make_browser(there)
-    login = await browser.get("/api/auth/login")
-    await browser.get(
-        (await at_github(oauth_github, login.headers["location"])).headers["location"]
-    )
+    await sign_in(browser)
     token = (await browser.get("/api/auth/me")).json()["token"]
     assert (await elsewhere.get(ISSUE, headers=bearer(token))).status_code == 200  # remembered
     sid = claims_of(token)["sid"]
