@@ -5,7 +5,7 @@ invalidation vocabulary (scopes and the Invalidator webhooks drive), and the HTT
 pieces.
 """
 
-from proxy.access import Access
+from proxy.access import Access, RepositoryAccess, parse_repo
 from proxy.auth import AuthEndpoints
 from proxy.gateway import Gateway
 from proxy.headers import CACHE_CONTROL
@@ -26,7 +26,9 @@ __all__ = [
     "GatewayResponse",
     "Invalidator",
     "ProxyEndpoints",
+    "RepositoryAccess",
     "create_app",
     "error_response",
+    "parse_repo",
     "repo_scope",
 ]

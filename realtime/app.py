@@ -1,8 +1,9 @@
-"""The persistent server's ASGI app: every serverless route plus health, readiness, metrics,
-and the event consumer that backs up webhook processing for the whole fleet.
+"""The persistent server's ASGI app: Socket.IO at /socket.io/ (rooms, presence, live
+events), every serverless route, health, readiness and metrics, and the event consumer
+that backs up webhook processing for the whole fleet.
 
-`hubbub dev` and `hubbub serve` run this app. Socket.IO rooms and the MCP endpoint join
-it in later issues; start-up and shutdown live in the Starlette lifespan so they can.
+`hubbub dev` and `hubbub serve` run this app. Start-up and shutdown live in the Starlette
+lifespan (Socket.IO's wrapper passes it through), so the MCP endpoint can join it.
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from proxy import AuthEndpoints, Gateway, GatewayHolder, ProxyEndpoints
 from proxy.cors import cors_middleware
 from proxy.hot_path import hot_path_middleware
 from proxy.http_app import EXCEPTION_HANDLERS
+from realtime.connections import Connections
+from realtime.drain import running_hubs
+from realtime.hub import Hub, as_asgi
+from realtime.projects import Projects
 from shared.config import Settings
 from shared.errors import StoreUnavailable
 from shared.events import EventConsumer
@@ -40,19 +46,26 @@ BACKSTOP_GROUP = "invalidation"
 _STOP_TIMEOUT_S = 5.0
 
 
-def create_app(settings: Settings, *, gateway: Gateway | None = None) -> Starlette:
+def create_app(settings: Settings, *, gateway: Gateway | None = None) -> ASGIApp:
     holder = GatewayHolder(settings, gateway)
     owns_gateway = gateway is None
     webhooks = WebhookEndpoints(settings, holder)
+    hub = Hub(settings, holder)
+    Connections(hub)
+    Projects(hub)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        if hub.draining:
+            return JSONResponse({"status": "draining"}, status_code=503)
         try:
             await holder().store.ping()
         except StoreUnavailable:
             return JSONResponse({"status": "store unreachable"}, status_code=503)
+        if not hub.ready:
+            return JSONResponse({"status": "event stream listener down"}, status_code=503)
         return JSONResponse({"status": "ready", "store": settings.store_backend})
 
     async def metrics(request: Request) -> Response:
@@ -69,10 +82,14 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> Starlet
         if settings.store_backend == "embedded":
             log.info("embedded store: state lives in this process only (set REDIS_URL to share)")
         consumer = await _start_backstop(holder(), webhooks)
+        await hub.start()
+        running_hubs.add(hub)
         # Start-up allocations live for the process; keep the cyclic GC from walking them.
         gc.collect()
         gc.freeze()
         yield
+        running_hubs.discard(hub)
+        await hub.stop()
         if consumer is not None:
             await _stop(*consumer)
         if owns_gateway:
@@ -86,12 +103,14 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> Starlet
         *AuthEndpoints(settings, holder).routes(),
         *webhooks.routes(),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[*cors_middleware(settings), *hot_path_middleware(settings, holder)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    app.state.hub = hub
+    return as_asgi(hub, app)
 
 
 async def _start_backstop(
@@ -129,6 +148,6 @@ async def _stop(consumer: EventConsumer, task: asyncio.Task[None]) -> None:
             await task
 
 
-def create_app_from_env() -> Starlette:
+def create_app_from_env() -> ASGIApp:
     """uvicorn's factory (`--factory`): settings from the environment and `.env`."""
     return create_app(Settings.from_env())

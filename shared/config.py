@@ -117,6 +117,19 @@ class Settings:
     event_claim_idle_ms: int = 30_000
     event_max_attempts: int = 5
 
+    # The persistent server's Socket.IO rooms (see docs/realtime.md).
+    machine_id: str | None = None  # this process's name in presence; default host-pid
+    socket_max_message_bytes: int = 524_288  # one incoming Socket.IO message
+    socket_rooms_max: int = 20  # projects and issues one socket may be in at once
+    socket_queue_max: int = 500  # packets waiting to go out before a socket is dropped
+    socket_joins_per_min: int = 30
+    socket_presence_per_s: int = 5  # presence writes; updates beyond are coalesced
+    socket_ops_per_s: int = 10  # other mutations, with a burst of twice as many
+    connect_limit: int = 30  # connects per caller window, per address and per user
+    presence_ttl_s: int = 15  # a machine that stops heartbeating loses its presence after
+    presence_roster_max: int = 100  # members listed per project; beyond, a count
+    drain_s: float = 10.0  # SIGTERM: how long clients are given to move elsewhere
+
     # Request bounds.
     batch_max: int = 20
     max_request_body_bytes: int = 1_048_576
@@ -276,6 +289,17 @@ ENVIRONMENT: dict[str, str] = {
     "repository_stream_maxlen": "HUBBUB_REPOSITORY_STREAM_MAXLEN",
     "event_claim_idle_ms": "HUBBUB_EVENT_CLAIM_IDLE_MS",
     "event_max_attempts": "HUBBUB_EVENT_MAX_ATTEMPTS",
+    "machine_id": "HUBBUB_MACHINE_ID",
+    "socket_max_message_bytes": "HUBBUB_SOCKET_MAX_MESSAGE_BYTES",
+    "socket_rooms_max": "HUBBUB_SOCKET_ROOMS_MAX",
+    "socket_queue_max": "HUBBUB_SOCKET_QUEUE_MAX",
+    "socket_joins_per_min": "HUBBUB_SOCKET_JOINS_PER_MIN",
+    "socket_presence_per_s": "HUBBUB_SOCKET_PRESENCE_PER_S",
+    "socket_ops_per_s": "HUBBUB_SOCKET_OPS_PER_S",
+    "connect_limit": "HUBBUB_CONNECT_LIMIT",
+    "presence_ttl_s": "HUBBUB_PRESENCE_TTL_S",
+    "presence_roster_max": "HUBBUB_PRESENCE_ROSTER_MAX",
+    "drain_s": "HUBBUB_DRAIN_S",
     "batch_max": "HUBBUB_BATCH_MAX",
     "max_request_body_bytes": "HUBBUB_MAX_REQUEST_BODY_BYTES",
     "log_level": "HUBBUB_LOG_LEVEL",
@@ -374,6 +398,8 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("HUBBUB_EVENT_MAX_ATTEMPTS must be at least 1")
     if settings.caller_window_s == 0:
         raise SettingsError("HUBBUB_CALLER_WINDOW_S must be at least 1")
+    if settings.presence_ttl_s == 0:
+        raise SettingsError("HUBBUB_PRESENCE_TTL_S must be at least 1")
     _validate_identity(settings)
 
 

@@ -42,6 +42,9 @@ class Identity:
     # Came in a cookie: may read, never change anything (the browser sends that cookie
     # along with any site's request; only our own pages can set a header).
     via_cookie: bool = False
+    # When the credential stops being accepted (a session token's `exp`, Unix seconds);
+    # None for GitHub tokens, which live until revoked. Long-lived sockets watch it.
+    expires_at: float | None = None
 
     @property
     def authorization(self) -> str | None:

@@ -211,7 +211,7 @@ class CallerResolver:
             or (revoked is not None and now < revoked[0])
         ):
             raise NotAuthenticated("session has ended; sign in again", code="token_revoked")
-        identity = session_identity(session)
+        identity = dataclasses.replace(session_identity(session), expires_at=claims.expires_at)
         self._session_memo.put(token, now + RECHECK_S, (identity, claims.expires_at))
         return identity
 

@@ -92,3 +92,20 @@ class Keys:
 
     def write_lock(self, token_hash: str) -> str:
         return f"{self.prefix}write-lock:{token_hash}"
+
+    # The persistent server's rooms (realtime/): presence per project, the fleet's presence
+    # expiries, machine heartbeats, the sweeper's turn, and mutations already applied.
+    def presence(self, repository_id: int | str) -> str:
+        return f"{self.prefix}presence:{repository_id}"
+
+    def presence_expiry(self) -> str:
+        return f"{self.prefix}presence-expiry"
+
+    def machine(self, machine_id: str) -> str:
+        return f"{self.prefix}machine:{machine_id}"
+
+    def presence_sweeper(self) -> str:
+        return f"{self.prefix}presence-sweeper"
+
+    def socket_op(self, user: str, op_id: str) -> str:
+        return f"{self.prefix}op:{user}:{op_id}"

@@ -22,8 +22,11 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve(app: ASGIApp, *, lifespan: str = "on") -> AsyncIterator[str]:
-    """Yield the base URL (`http://127.0.0.1:PORT`) while uvicorn serves `app`."""
+async def serve(
+    app: ASGIApp, *, lifespan: str = "on", websockets: bool = False
+) -> AsyncIterator[str]:
+    """Yield the base URL (`http://127.0.0.1:PORT`) while uvicorn serves `app`; with
+    `websockets`, as `hubbub serve` does (no per-message deflate)."""
     sock = socket.socket()
     # Without it, small request/response pairs wait on Nagle's algorithm (~40 ms each).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -34,7 +37,8 @@ async def serve(app: ASGIApp, *, lifespan: str = "on") -> AsyncIterator[str]:
         lifespan=lifespan,
         log_level="warning",
         access_log=False,
-        ws="none",
+        ws="auto" if websockets else "none",
+        ws_per_message_deflate=False,
         interface="asgi3",
     )
     server = uvicorn.Server(config)

@@ -1,0 +1,269 @@
+"""The real-time hub: one per process. It owns the Socket.IO server, this machine's
+members, presence, the stream relay, and the loops that keep them honest (heartbeat and
+sweep, token expiry, slow sockets), and it drains on shutdown.
+
+Handlers live in `connections` (connect, disconnect, token refresh) and `projects`
+(rooms, presence, issues); they share this object's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import socketio
+
+from proxy import Gateway
+from realtime.members import Member
+from realtime.metrics import RealtimeMetrics
+from realtime.ops import OpLog
+from realtime.presence import Presence
+from realtime.relay import EventRelay
+from realtime.rooms import project_room
+from realtime.socket_server import create_socket_server
+from shared.config import Settings
+from shared.errors import StoreError
+from shared.events import EventBus
+from shared.store import SubscribingStore
+
+log = logging.getLogger("hubbub.realtime")
+
+# How often sockets are checked for an expiring token, an ended session or a full queue.
+WATCH_INTERVAL_S = 1.0
+# A session token's holder is asked to refresh this long before it expires.
+REFRESH_NOTICE_S = 60
+# Every this many heartbeats, each project room here gets a full presence snapshot.
+SNAPSHOT_EVERY = 6
+_DRAIN_BATCHES = 10
+
+
+def default_machine_id() -> str:
+    """Fly names its machines; elsewhere, host and pid tell processes apart."""
+    return os.environ.get("FLY_MACHINE_ID") or f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Hub:
+    def __init__(self, settings: Settings, gateway: Callable[[], Gateway]) -> None:
+        self.settings = settings
+        self.gateway = gateway
+        self.sio = create_socket_server(settings)
+        self.machine_id = settings.machine_id or default_machine_id()
+        self.members: dict[str, Member] = {}
+        self.draining = False
+        self.metrics: RealtimeMetrics | None = None
+        self.presence: Presence | None = None
+        self.relay: EventRelay | None = None
+        self.bus: EventBus | None = None
+        self.ops: OpLog | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self._heartbeats = 0
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        gateway = self.gateway()
+        store, keys = gateway.store, gateway.keys
+        self.metrics = RealtimeMetrics(gateway.metrics.registry)
+        self.presence = Presence(
+            store, keys, machine_id=self.machine_id, ttl_s=self.settings.presence_ttl_s
+        )
+        self.bus = EventBus(
+            store,
+            keys,
+            stream_maxlen=self.settings.event_stream_maxlen,
+            repository_maxlen=self.settings.repository_stream_maxlen,
+        )
+        self.ops = OpLog(store, keys)
+        if isinstance(store, SubscribingStore):
+            self.relay = EventRelay(
+                store, keys, self.sio.emit, self.metrics, after_batch=self.drop_slow_sockets
+            )
+            try:
+                await self.relay.start()
+            except StoreError:
+                log.warning("store unreachable at start-up: live events begin when it is back")
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="event-relay"))
+        else:
+            log.warning("the REST store cannot block on streams: sockets get no live events")
+        self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="presence"))
+        self._tasks.append(asyncio.create_task(self._watch_loop(), name="socket-watch"))
+
+    @property
+    def ready(self) -> bool:
+        return not self.draining and (self.relay is None or self.relay.alive)
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.sio.shutdown()
+
+    async def drain(self) -> None:
+        """SIGTERM: stop being ready, tell every client to reconnect elsewhere after a
+        random delay, disconnect them in batches over `HUBBUB_DRAIN_S` (each disconnect
+        removes its presence), then return so the server can stop."""
+        if self.draining:
+            return
+        self.draining = True
+        window_ms = int(self.settings.drain_s * 1000)
+        sids = list(self.members)
+        log.info("draining %d sockets over %.1f s", len(sids), self.settings.drain_s)
+        for sid in sids:
+            await self.sio.emit(
+                "server:draining", {"retry_in_ms": random.randint(0, window_ms)}, to=sid
+            )
+        batches = min(_DRAIN_BATCHES, max(1, len(sids)))
+        pause = self.settings.drain_s / batches
+        for index in range(batches):
+            for sid in sids[index::batches]:
+                await self.sio.disconnect(sid)
+            # Paced on purpose: a fleet's clients should not all reconnect in one instant.
+            await asyncio.sleep(pause)
+
+    def background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` without waiting for it (a reference is kept until it ends)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def later(
+        self, delay_s: float, work: Callable[[], Coroutine[Any, Any, Any]]
+    ) -> asyncio.TimerHandle:
+        """Run `work` in `delay_s`; cancelling the handle before then drops it."""
+
+        def begin() -> None:
+            self.background(work())
+
+        handle = asyncio.get_running_loop().call_later(delay_s, begin)
+        return handle
+
+    # --- emits ----------------------------------------------------------------------
+
+    async def emit_presence(
+        self, repository_id: int, delta: dict[str, Any], *, skip: str | None = None
+    ) -> None:
+        """A presence change, to the project's room on every machine (ephemeral plane)."""
+        with contextlib.suppress(Exception):
+            await self.sio.emit("presence", delta, room=project_room(repository_id), skip_sid=skip)
+
+    def presence_delta(
+        self, kind: str, full_name: str, entry: dict[str, Any], count: int
+    ) -> dict[str, Any]:
+        delta: dict[str, Any] = {"type": kind, "repo": full_name, "count": count}
+        if count <= self.settings.presence_roster_max:
+            delta["member"] = entry
+        return delta
+
+    # --- loops ----------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        assert self.presence is not None
+        interval = self.settings.presence_ttl_s / 3
+        while True:
+            try:
+                await self.presence.heartbeat(
+                    (project, member.connection_id)
+                    for member in self.members.values()
+                    for project in member.presence
+                )
+                departures = await self.presence.sweep(int(interval * 1000))
+                for gone in departures or ():
+                    await self.emit_presence(
+                        gone.repository_id,
+                        self.presence_delta(
+                            "left", gone.entry.get("repo", ""), gone.entry, gone.count
+                        ),
+                    )
+                self._heartbeats += 1
+                if self._heartbeats % SNAPSHOT_EVERY == 0:
+                    await self._send_snapshots()
+            except StoreError:
+                log.warning("presence heartbeat failed; retrying")
+            await asyncio.sleep(interval)
+
+    async def _send_snapshots(self) -> None:
+        """Each project with members here gets the full roster: deltas are fire-and-forget,
+        and this heals whatever a client missed."""
+        assert self.presence is not None
+        projects = {p.id: p.full_name for m in self.members.values() for p in m.projects.values()}
+        for repository_id, full_name in projects.items():
+            roster, count = await self.presence.roster(
+                repository_id, self.settings.presence_roster_max
+            )
+            await self.sio.emit(
+                "presence",
+                {"type": "snapshot", "repo": full_name, "members": roster, "count": count},
+                room=project_room(repository_id),
+                ignore_queue=True,
+            )
+
+    async def _watch_loop(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            try:
+                await self._watch()
+            except Exception:
+                log.exception("socket watch failed")
+
+    async def _watch(self) -> None:
+        now = time.time()
+        callers = self.gateway().callers
+        rooms: set[str] = set()
+        for sid, member in list(self.members.items()):
+            identity = member.identity
+            rooms.update(project_room(p) for p in member.projects)
+            rooms.update(f"{i}:{n}" for i, n in member.issues)
+            if identity.session_id is not None and callers.has_ended(identity.session_id):
+                await self._refuse(sid, "token_revoked", "the session has ended; sign in again")
+                continue
+            expires_at = identity.expires_at
+            if expires_at is None:
+                continue
+            if now >= expires_at:
+                await self._refuse(sid, "token_expired", "the token expired before a refresh")
+            elif now >= expires_at - REFRESH_NOTICE_S and not member.warned_expiry:
+                member.warned_expiry = True
+                await self.sio.emit(
+                    "auth:expiring", {"expires_in_ms": int((expires_at - now) * 1000)}, to=sid
+                )
+        assert self.metrics is not None
+        self.metrics.rooms.set(len(rooms))
+        self.drop_slow_sockets()
+
+    async def _refuse(self, sid: str, code: str, message: str) -> None:
+        await self.sio.emit("auth:ended", {"code": code, "message": message}, to=sid)
+        await self.sio.disconnect(sid)
+
+    def drop_slow_sockets(self) -> None:
+        """Disconnect sockets whose outgoing queue passed its bound: they stopped reading,
+        and would hold memory until the ping timeout. They catch up when they reconnect."""
+        bound = self.settings.socket_queue_max
+        engine = self.sio.eio
+        for sid in list(self.members):
+            eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+            eio_socket = engine.sockets.get(eio_sid) if eio_sid else None
+            if eio_socket is not None and eio_socket.queue.qsize() > bound:
+                assert self.metrics is not None
+                self.metrics.dropped.inc()
+                log.info("dropping a socket with %d packets queued", eio_socket.queue.qsize())
+                asyncio.get_running_loop().create_task(self.sio.disconnect(sid))
+
+
+def as_asgi(hub: Hub, app: Any) -> socketio.ASGIApp:
+    """Socket.IO at /socket.io/, everything else to the Starlette app, whose lifespan
+    (start-up and shutdown) passes through untouched."""
+    return socketio.ASGIApp(hub.sio, other_asgi_app=app, socketio_path="socket.io")

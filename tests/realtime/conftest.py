@@ -1,0 +1,233 @@
+"""The persistent server on loopback, with real Socket.IO clients.
+
+    live            a running server (in this process, on a free port) and its fake GitHub
+    live.connect    a connected `socketio.AsyncClient` that records what it receives
+    live.deliver    a webhook delivery, signed as GitHub signs it, POSTed to the server
+
+The server is the real app (`realtime.app.create_app`) under uvicorn with websockets, on
+the embedded store unless a test asks for Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest_asyncio
+import socketio
+from starlette.datastructures import Secret
+
+from proxy import Gateway
+from realtime.app import create_app
+from shared.config import Settings
+from shared.identity import GitHubUser
+from shared.identity.session_tokens import new_key_entry
+from shared.store import Store
+from shared.store.embedded import EmbeddedStore
+from tests.fakes.github import FakeGitHub, FakeRepo
+from tests.fakes.serving import serve
+from tests.proxy.conftest import API, TOKEN_A, TOKEN_B, gateway_settings
+from webhooks.signature import sign
+
+TOKEN_C = "ghp_carolCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC"
+WEBHOOK_SECRET = "realtime-test-secret"
+TIMEOUT = 10.0
+
+
+class Client:
+    """A Socket.IO client that keeps every event it receives, in order."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, Any]] = []
+        self.refusal: Any = None
+        self.disconnected = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self.sio.on("*", self._record)
+        self.sio.on("connect_error", self._refused)
+        self.sio.on("disconnect", self._gone)
+
+    async def _record(self, event: str, data: Any = None) -> None:
+        async with self._changed:
+            self.events.append((event, data))
+            self._changed.notify_all()
+
+    async def _refused(self, data: Any) -> None:
+        self.refusal = data
+
+    async def _gone(self, reason: Any = None) -> None:
+        self.disconnected.set()
+
+    async def call(self, event: str, data: Any = None) -> Any:
+        """Emit and wait for the ack."""
+        return await self.sio.call(event, data, timeout=TIMEOUT)
+
+    def received(self, event: str) -> list[Any]:
+        return [data for name, data in self.events if name == event]
+
+    async def wait_for(
+        self, event: str, predicate: Callable[[Any], bool] = lambda _: True, count: int = 1
+    ) -> list[Any]:
+        """The first `count` `event`s that satisfy `predicate`, waiting for them."""
+
+        def matching() -> list[Any]:
+            return [data for data in self.received(event) if predicate(data)]
+
+        async with asyncio.timeout(TIMEOUT), self._changed:
+            await self._changed.wait_for(lambda: len(matching()) >= count)
+        return matching()[:count]
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+class Live:
+    def __init__(
+        self, url: str, github: FakeGitHub, gateway: Gateway, repo: FakeRepo, stack: AsyncExitStack
+    ) -> None:
+        self.url = url
+        self.github = github
+        self.gateway = gateway
+        self.repo = repo
+        self._stack = stack
+        self.http = httpx.AsyncClient(base_url=url)
+
+    async def connect(
+        self, token: str | None = TOKEN_A, *, offsets: dict[str, str] | None = None
+    ) -> Client:
+        """A connected client; raises socketio.exceptions.ConnectionError when refused
+        (the reason is then in `client.refusal`; use `try_connect` to keep the client)."""
+        client = await self.try_connect(token, offsets=offsets)
+        if not client.sio.connected:
+            raise socketio.exceptions.ConnectionError(f"refused: {client.refusal}")
+        return client
+
+    async def try_connect(
+        self, token: str | None = TOKEN_A, *, offsets: dict[str, str] | None = None
+    ) -> Client:
+        client = Client()
+        self._stack.push_async_callback(client.close)
+        auth: dict[str, Any] = {}
+        if token is not None:
+            auth["token"] = token
+        if offsets is not None:
+            auth["offsets"] = offsets
+        try:
+            await client.sio.connect(
+                self.url, auth=auth, transports=["websocket"], wait_timeout=TIMEOUT
+            )
+        except socketio.exceptions.ConnectionError:
+            pass
+        return client
+
+    async def deliver(self, event: str, payload: dict[str, Any]) -> httpx.Response:
+        body = json.dumps(payload).encode()
+        headers = {
+            "content-type": "application/json",
+            "x-github-event": event,
+            "x-github-delivery": str(uuid.uuid4()),
+            "x-github-hook-id": "1",
+            "x-hub-signature-256": sign(body, WEBHOOK_SECRET.encode()),
+        }
+        response = await self.http.post("/api/webhooks/github", content=body, headers=headers)
+        assert response.status_code == 202, response.text
+        return response
+
+    async def issue_event(self, number: int, *, action: str = "edited", title: str = "") -> str:
+        """Deliver an `issues` event for octo/hello; the stream id it was stored under."""
+        response = await self.deliver("issues", issue_payload(self.repo, number, action, title))
+        return str(response.json()["id"])
+
+    def session_token(self, login: str, token: str) -> Callable[[], Any]:
+        """A coroutine function issuing a Hubbub session token for `login` (GitHub token
+        `token`), as the sign-in callback would."""
+
+        async def issue() -> str:
+            callers = self.gateway.callers
+            user_id = self.github.tokens()[token][1]
+            session, _ = await callers.sessions.create(
+                user_id=user_id, login=login, github_token=token
+            )
+            jwt, _ = callers.tokens.issue(
+                user_id=user_id, login=login, session_id=session.session_id
+            )
+            return jwt
+
+        return issue
+
+
+def issue_payload(repo: FakeRepo, number: int, action: str, title: str) -> dict[str, Any]:
+    return {
+        "action": action,
+        "issue": {
+            "number": number,
+            "title": title or f"Issue {number}",
+            "state": "open",
+            "labels": [],
+            "html_url": f"https://github.com/{repo.full_name}/issues/{number}",
+        },
+        "repository": {
+            "id": repo.id,
+            "name": repo.name,
+            "full_name": repo.full_name,
+            "owner": {"login": repo.owner},
+            "private": repo.private,
+        },
+        "sender": {"login": "alice"},
+    }
+
+
+def live_settings(**changes: Any) -> Settings:
+    base = gateway_settings(
+        github_webhook_secret=Secret(WEBHOOK_SECRET),
+        session_keys=Secret(new_key_entry("EdDSA", "t")),
+        token_keys=Secret("0" * 43 + "="),
+        presence_ttl_s=3,
+        drain_s=0.2,
+    )
+    return base.replace(**changes)
+
+
+LiveFactory = Callable[..., Any]
+
+
+@pytest_asyncio.fixture
+async def make_live() -> AsyncIterator[LiveFactory]:
+    """`await make_live(store=None, **settings)`: a running server; those of one test may
+    share a store (and so a fake GitHub), as machines share a Redis."""
+    async with AsyncExitStack() as stack:
+        github = FakeGitHub(public_origin=API)
+        github.add_user(TOKEN_A, "alice")
+        github.add_user(TOKEN_B, "bob")
+        github.add_user(TOKEN_C, "carol")
+        repo = github.add_repo("octo", "hello", writers=["bob"])
+        github.add_repo("octo", "secret", private=True, readers=["alice"])
+        github.add_repo("octo", "other")
+        github.add_issue("octo", "hello", title="First", number=1)
+
+        async def make(store: Store | None = None, **changes: Any) -> Live:
+            settings = live_settings(**changes)
+            gateway = Gateway(settings, store or EmbeddedStore(), transport=github.transport())
+            for token, (login, user_id) in github.tokens().items():
+                gateway.callers.remember(token, GitHubUser(user_id, login))
+            stack.push_async_callback(gateway.aclose)
+            url = await stack.enter_async_context(
+                serve(create_app(settings, gateway=gateway), websockets=True)
+            )
+            live = Live(url, github, gateway, repo, stack)
+            stack.push_async_callback(live.http.aclose)
+            return live
+
+        yield make
+
+
+@pytest_asyncio.fixture
+async def live(make_live: LiveFactory) -> Live:
+    return await make_live()
+
