@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The JavaScript client tests' dependencies, installed only where npm exists.
+NPM := $(shell command -v npm)
+JS_DEPS := $(if $(NPM),tests/js/node_modules/.package-lock.json)
 
 .PHONY: dev test lint bench clean
 
@@ -16,10 +19,13 @@ $(STAMP): pyproject.toml
 dev: $(STAMP)
 	$(BIN)/hubbub dev
 
-test: $(STAMP)
+test: $(STAMP) $(JS_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

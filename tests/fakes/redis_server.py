@@ -35,27 +35,42 @@ def redis_server_binary() -> str:
 class RedisServer:
     """Starts on construction and is ready once constructed; `stop()` (or `with`) ends it."""
 
-    def __init__(self, *, start_timeout_s: float = 10.0) -> None:
-        binary = redis_server_binary()
+    def __init__(self, *, start_timeout_s: float = 10.0, durable: bool = False) -> None:
+        """`durable`: every write is fsynced to an append-only file, so `restart()` comes
+        back with the data, as a production Redis does."""
+        self.binary = redis_server_binary()
         self.directory = tempfile.mkdtemp(prefix="hubbub-redis-")
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.durable = durable
+        self.start_timeout_s = start_timeout_s
         # Output goes to a file, not a pipe nobody reads (a full pipe would block Redis).
         self._log = open(os.path.join(self.directory, "redis.log"), "wb")  # noqa: SIM115
+        self._start()
+
+    def _start(self) -> None:
+        persistence = ("--appendonly", "yes", "--appendfsync", "always") if self.durable else ()
         self.process = subprocess.Popen(
             [
-                binary,
+                self.binary,
                 *("--port", str(self.port), "--bind", "127.0.0.1"),
                 *("--save", "", "--appendonly", "no", "--dir", self.directory),
+                *persistence,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
         try:
-            self._wait_ready(start_timeout_s)
+            self._wait_ready(self.start_timeout_s)
         except BaseException:
             self.stop()
             raise
+
+    def restart(self) -> None:
+        """Stop Redis (every client loses its connection) and start it on the same port."""
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self._start()
 
     def _wait_ready(self, timeout_s: float) -> None:
         """Poll PING until Redis answers: readiness of a child process, not test sync."""

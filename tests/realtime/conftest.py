@@ -14,7 +14,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from typing import Any
 
 import httpx
@@ -111,33 +111,12 @@ class Live:
     async def try_connect(
         self, token: str | None = TOKEN_A, *, offsets: dict[str, str] | None = None
     ) -> Client:
-        client = Client()
+        client = await open_client(self.url, token, offsets=offsets)
         self._stack.push_async_callback(client.close)
-        auth: dict[str, Any] = {}
-        if token is not None:
-            auth["token"] = token
-        if offsets is not None:
-            auth["offsets"] = offsets
-        try:
-            await client.sio.connect(
-                self.url, auth=auth, transports=["websocket"], wait_timeout=TIMEOUT
-            )
-        except socketio.exceptions.ConnectionError:
-            pass
         return client
 
     async def deliver(self, event: str, payload: dict[str, Any]) -> httpx.Response:
-        body = json.dumps(payload).encode()
-        headers = {
-            "content-type": "application/json",
-            "x-github-event": event,
-            "x-github-delivery": str(uuid.uuid4()),
-            "x-github-hook-id": "1",
-            "x-hub-signature-256": sign(body, WEBHOOK_SECRET.encode()),
-        }
-        response = await self.http.post("/api/webhooks/github", content=body, headers=headers)
-        assert response.status_code == 202, response.text
-        return response
+        return await deliver(self.http, event, payload)
 
     async def issue_event(self, number: int, *, action: str = "edited", title: str = "") -> str:
         """Deliver an `issues` event for octo/hello; the stream id it was stored under."""
@@ -160,6 +139,36 @@ class Live:
             return jwt
 
         return issue
+
+
+async def open_client(
+    url: str, token: str | None, *, offsets: dict[str, str] | None = None
+) -> Client:
+    """A client that tried to connect: `sio.connected`, or the reason in `refusal`."""
+    client = Client()
+    auth: dict[str, Any] = {}
+    if token is not None:
+        auth["token"] = token
+    if offsets is not None:
+        auth["offsets"] = offsets
+    with suppress(socketio.exceptions.ConnectionError):
+        await client.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=TIMEOUT)
+    return client
+
+
+async def deliver(http: httpx.AsyncClient, event: str, payload: dict[str, Any]) -> httpx.Response:
+    """POST a delivery signed as GitHub signs it; it must be accepted."""
+    body = json.dumps(payload).encode()
+    headers = {
+        "content-type": "application/json",
+        "x-github-event": event,
+        "x-github-delivery": str(uuid.uuid4()),
+        "x-github-hook-id": "1",
+        "x-hub-signature-256": sign(body, WEBHOOK_SECRET.encode()),
+    }
+    response = await http.post("/api/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    return response
 
 
 def issue_payload(repo: FakeRepo, number: int, action: str, title: str) -> dict[str, Any]:
@@ -230,4 +239,3 @@ async def make_live() -> AsyncIterator[LiveFactory]:
 @pytest_asyncio.fixture
 async def live(make_live: LiveFactory) -> Live:
     return await make_live()
-

@@ -1,0 +1,165 @@
+"""Several machines on one Redis: `hubbub serve` processes, real Redis, real clients.
+
+A client on A hears a webhook that hit B; presence is one roster across machines; a
+machine killed with SIGKILL leaves no ghost past its expiry; SIGTERM drains; a Redis
+restart mid-stream loses no durable event.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest_asyncio
+
+from tests.fakes.github import FakeGitHub
+from tests.fakes.redis_server import RedisServer
+from tests.fakes.serving import serve
+from tests.proxy.conftest import TOKEN_A, TOKEN_B
+from tests.realtime.conftest import TOKEN_C, Client, deliver, issue_payload, open_client
+from tests.realtime.fleet import Machine
+
+PRESENCE_TTL_S = 2
+
+
+class Fleet:
+    def __init__(self, github: FakeGitHub, github_url: str, stack: AsyncExitStack) -> None:
+        self.github = github
+        self.github_url = github_url
+        self.stack = stack
+        self.repo = github.repos["octo/hello"]
+
+    async def machine(self, name: str, redis_url: str, **environ: str) -> Machine:
+        machine = Machine(name, redis_url, self.github_url, **environ)
+        self.stack.callback(machine.stop)
+        return await machine.start()
+
+    async def client(self, machine: Machine, token: str, **options: Any) -> Client:
+        client = await open_client(machine.url, token, **options)
+        self.stack.push_async_callback(client.close)
+        assert client.sio.connected, client.refusal
+        return client
+
+    async def issue_event(self, machine: Machine, number: int, title: str) -> str:
+        async with httpx.AsyncClient(base_url=machine.url) as http:
+            payload = issue_payload(self.repo, number, "edited", title)
+            return str((await deliver(http, "issues", payload)).json()["id"])
+
+
+@pytest_asyncio.fixture
+async def fleet() -> AsyncIterator[Fleet]:
+    github = FakeGitHub()
+    github.add_user(TOKEN_A, "alice")
+    github.add_user(TOKEN_B, "bob")
+    github.add_user(TOKEN_C, "carol")
+    github.add_repo("octo", "hello")
+    async with AsyncExitStack() as stack:
+        url = await stack.enter_async_context(serve(github.app))
+        yield Fleet(github, url, stack)
+
+
+
+
+async def join(client: Client) -> dict[str, Any]:
+    answer = await client.call("join_project", {"repo": "octo/hello"})
+    assert answer["ok"], answer
+    return answer
+
+
+async def test_an_event_that_hit_b_reaches_a_client_on_a_and_presence_spans_both(
+    fleet: Fleet, fresh_redis_url: str
+) -> None:
+    a = await fleet.machine("a", fresh_redis_url)
+    b = await fleet.machine("b", fresh_redis_url)
+    alice = await fleet.client(a, TOKEN_A)
+    await join(alice)
+    bob = await fleet.client(b, TOKEN_B)
+    bob_joined = await join(bob)
+
+    assert sorted(m["login"] for m in bob_joined["presence"]["members"]) == ["alice", "bob"]
+    [seen] = await alice.wait_for("presence", lambda d: d["type"] == "joined")
+    assert seen["member"]["login"] == "bob"
+
+    stream_id = await fleet.issue_event(b, 1, "from B")
+    [event] = await alice.wait_for("github_event")
+    assert (event["id"], event["data"]["title"]) == (stream_id, "from B")
+    [same] = await bob.wait_for("github_event")
+    assert same["id"] == stream_id
+
+
+async def test_a_machine_killed_with_sigkill_leaves_no_ghost(
+    fleet: Fleet, fresh_redis_url: str
+) -> None:
+    ttl = {"HUBBUB_PRESENCE_TTL_S": str(PRESENCE_TTL_S)}
+    a = await fleet.machine("a", fresh_redis_url, **ttl)
+    b = await fleet.machine("b", fresh_redis_url, **ttl)
+    alice = await fleet.client(a, TOKEN_A)
+    await join(alice)
+    bob = await fleet.client(b, TOKEN_B)
+    await join(bob)
+    await alice.wait_for("presence", lambda d: d["type"] == "joined")
+
+    b.kill()
+    [left] = await alice.wait_for("presence", lambda d: d["type"] == "left")
+    assert left["member"]["login"] == "bob"
+    assert left["count"] == 1
+    carol = await fleet.client(a, TOKEN_C)
+    roster = (await join(carol))["presence"]["members"]
+    assert sorted(m["login"] for m in roster) == ["alice", "carol"]
+
+
+async def test_sigterm_drains_clients_and_removes_their_presence(
+    fleet: Fleet, fresh_redis_url: str
+) -> None:
+    # Presence would take a minute to expire: its prompt removal is the drain's doing.
+    slow_expiry = {"HUBBUB_PRESENCE_TTL_S": "60", "HUBBUB_DRAIN_S": "0.5"}
+    a = await fleet.machine("a", fresh_redis_url, **slow_expiry)
+    b = await fleet.machine("b", fresh_redis_url, **slow_expiry)
+    alice = await fleet.client(a, TOKEN_A)
+    await join(alice)
+    bob = await fleet.client(b, TOKEN_B)
+    await join(bob)
+    await alice.wait_for("presence", lambda d: d["type"] == "joined")
+
+    b.terminate()
+    [draining] = await bob.wait_for("server:draining")
+    assert 0 <= draining["retry_in_ms"] <= 500
+    await bob.disconnected.wait()
+    [left] = await alice.wait_for("presence", lambda d: d["type"] == "left")
+    assert left["member"]["login"] == "bob"
+    # uvicorn re-raises the signal it caught once it has shut down cleanly.
+    assert await b.exited() in (0, -signal.SIGTERM)
+    assert "Traceback" not in b.output()
+
+
+async def test_a_redis_restart_mid_stream_loses_no_durable_event(fleet: Fleet) -> None:
+    redis = RedisServer(durable=True)
+    fleet.stack.callback(redis.stop)
+    a = await fleet.machine("a", redis.url)
+    b = await fleet.machine("b", redis.url)
+    alice = await fleet.client(a, TOKEN_A)
+    await join(alice)
+
+    sent = [await fleet.issue_event(b, 1, f"before {n}") for n in range(5)]
+    await alice.wait_for("github_event", count=5)
+    redis.restart()
+    sent += [await _deliver_when_back(fleet, b, f"after {n}") for n in range(5)]
+
+    await alice.wait_for("github_event", lambda e: e["id"] == sent[-1])
+    received = [event["id"] for event in alice.received("github_event")]
+    assert received == sent, "every stream id exactly once, in order"
+
+
+async def _deliver_when_back(fleet: Fleet, machine: Machine, title: str) -> str:
+    """A delivery, retried while the machine's Store reconnects (GitHub retries too)."""
+    async with httpx.AsyncClient(base_url=machine.url) as http:
+        payload = issue_payload(fleet.repo, 1, "edited", title)
+        for _ in range(100):
+            try:
+                return str((await deliver(http, "issues", payload)).json()["id"])
+            except AssertionError:
+                continue
+    raise AssertionError("the machine never took a delivery after Redis came back")
