@@ -21,16 +21,16 @@ from typing import Any
 import socketio
 
 from proxy import Gateway
-from realtime.members import Member
+from realtime.members import Member, Project
 from realtime.metrics import RealtimeMetrics
 from realtime.ops import OpLog
 from realtime.presence import Presence
 from realtime.relay import EventRelay
-from realtime.rooms import project_room
+from realtime.rooms import issue_room, project_room
 from realtime.socket_server import create_socket_server
 from shared.config import Settings
-from shared.errors import StoreError
-from shared.events import EventBus
+from shared.errors import HubbubError, StoreError
+from shared.events import Envelope, EventBus
 from shared.store import SubscribingStore
 
 log = logging.getLogger("hubbub.realtime")
@@ -42,6 +42,19 @@ REFRESH_NOTICE_S = 60
 # Every this many heartbeats, each project room here gets a full presence snapshot.
 SNAPSHOT_EVERY = 6
 _DRAIN_BATCHES = 10
+# Events after which a repository's readers may have changed (webhooks/invalidation.py
+# bumps the access decisions they affect).
+ACCESS_EVENTS = frozenset(
+    {
+        "github.member",
+        "github.membership",
+        "github.team",
+        "github.organization",
+        "github.repository",
+        "github.installation",
+        "github.installation_repositories",
+    }
+)
 
 
 def default_machine_id() -> str:
@@ -84,7 +97,12 @@ class Hub:
         self.ops = OpLog(store, keys)
         if isinstance(store, SubscribingStore):
             self.relay = EventRelay(
-                store, keys, self.sio.emit, self.metrics, after_batch=self.drop_slow_sockets
+                store,
+                keys,
+                self.sio.emit,
+                self.metrics,
+                after_batch=self.drop_slow_sockets,
+                on_event=self.on_stream_event,
             )
             try:
                 await self.relay.start()
@@ -150,6 +168,52 @@ class Hub:
 
         handle = asyncio.get_running_loop().call_later(delay_s, begin)
         return handle
+
+    # --- membership -----------------------------------------------------------------
+
+    async def leave_project(self, member: Member, project: Project) -> None:
+        """Out of the project's room and its issue rooms, and out of its presence."""
+        sid = member.sid
+        member.projects.pop(project.id, None)
+        self.sio.manager.basic_leave_room(sid, "/", project_room(project.id))
+        for repository_id, number in [i for i in member.issues if i[0] == project.id]:
+            member.issues.discard((repository_id, number))
+            self.sio.manager.basic_leave_room(sid, "/", issue_room(repository_id, number))
+        member.pending_presence.pop(project.id, None)
+        entry = member.presence.pop(project.id, None)
+        if entry is not None and self.presence is not None:
+            removed, count = await self.presence.remove(project.id, member.connection_id)
+            if removed:
+                await self.emit_presence(
+                    project.id, self.presence_delta("left", project.full_name, entry, count)
+                )
+
+    def on_stream_event(self, envelope: Envelope) -> None:
+        """Events that change who may read a repository make its members here be checked
+        again (the webhook has already dropped the cached decision)."""
+        if envelope.type in ACCESS_EVENTS:
+            repository = envelope.repository
+            self.background(self.recheck_access(repository.id if repository else None))
+
+    async def recheck_access(self, repository_id: int | None) -> None:
+        """Remove, from every project (or from `repository_id`), the sockets here whose
+        caller can no longer read it; each hears `project_left`."""
+        access = self.gateway().access
+        for member in list(self.members.values()):
+            for project in list(member.projects.values()):
+                if repository_id is not None and project.id != repository_id:
+                    continue
+                try:
+                    allowed = (await access.lookup(member.identity, project.full_name)).can_read
+                except HubbubError:
+                    continue  # GitHub unsure: keep them, the next event asks again
+                if not allowed and project.id in member.projects:
+                    await self.leave_project(member, project)
+                    await self.sio.emit(
+                        "project_left",
+                        {"repo": project.full_name, "reason": "access_revoked"},
+                        to=member.sid,
+                    )
 
     # --- emits ----------------------------------------------------------------------
 

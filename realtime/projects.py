@@ -21,7 +21,7 @@ from realtime.hub import Hub
 from realtime.members import Member, Project
 from realtime.replies import Ack, acked, number_field, ok, payload, refused, text_field
 from realtime.rooms import issue_room, project_room
-from shared.errors import InvalidRequest, NotFound, UpstreamUnavailable
+from shared.errors import InvalidRequest, NotFound, RateLimited, UpstreamUnavailable
 from shared.events import Envelope
 from shared.events.bus import parse_stream_id
 
@@ -50,6 +50,13 @@ class Projects:
         if member is None:
             raise InvalidRequest("this socket is not connected", code="not_connected")
         return member
+
+    def _spend_op(self, member: Member) -> None:
+        """Events that change what a socket is in spend its operations budget."""
+        if not member.ops.take():
+            assert self.hub.metrics is not None
+            self.hub.metrics.rate_limited.labels("op").inc()
+            raise RateLimited("too many events; slow down", retry_after_s=1)
 
     def _joined(self, member: Member, repo: str) -> Project:
         wanted = repo.lower()
@@ -173,26 +180,9 @@ class Projects:
     async def leave_project(self, sid: str, data: Any) -> Ack:
         member = self._member(sid)
         project = self._joined(member, text_field(payload(data), "repo"))
-        await self.leave(member, project)
+        self._spend_op(member)
+        await self.hub.leave_project(member, project)
         return ok(repo=project.full_name)
-
-    async def leave(self, member: Member, project: Project) -> None:
-        hub = self.hub
-        assert hub.presence is not None
-        sid = member.sid
-        member.projects.pop(project.id, None)
-        hub.sio.manager.basic_leave_room(sid, "/", project_room(project.id))
-        for repository_id, number in [i for i in member.issues if i[0] == project.id]:
-            member.issues.discard((repository_id, number))
-            hub.sio.manager.basic_leave_room(sid, "/", issue_room(repository_id, number))
-        member.pending_presence.pop(project.id, None)
-        entry = member.presence.pop(project.id, None)
-        if entry is not None:
-            removed, count = await hub.presence.remove(project.id, member.connection_id)
-            if removed:
-                await hub.emit_presence(
-                    project.id, hub.presence_delta("left", project.full_name, entry, count)
-                )
 
     # --- presence -------------------------------------------------------------------
 
@@ -268,6 +258,7 @@ class Projects:
         data = payload(data)
         project = self._joined(member, text_field(data, "repo"))
         number = number_field(data, "number")
+        self._spend_op(member)
         key = (project.id, number)
         if key not in member.issues and member.room_count >= hub.settings.socket_rooms_max:
             return refused("too_many_rooms", "close an issue or leave a project first")
@@ -302,6 +293,7 @@ class Projects:
         data = payload(data)
         project = self._joined(member, text_field(data, "repo"))
         number = number_field(data, "number")
+        self._spend_op(member)
         member.issues.discard((project.id, number))
         self.hub.sio.manager.basic_leave_room(sid, "/", issue_room(project.id, number))
         return ok(repo=project.full_name, number=number)

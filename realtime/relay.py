@@ -46,12 +46,14 @@ class EventRelay:
         metrics: RealtimeMetrics,
         *,
         after_batch: Callable[[], None] = lambda: None,
+        on_event: Callable[[Envelope], None] = lambda envelope: None,
     ) -> None:
         self.store = store
         self.keys = keys
         self.emit = emit
         self.metrics = metrics
         self.after_batch = after_batch
+        self.on_event = on_event
         self.position: str | None = None  # None until the stream's tip is known
         self.alive = False  # reading, or about to: /readyz
         self._stopping = False
@@ -102,6 +104,7 @@ class EventRelay:
             return
         # Fixed before the first await: the emit takes its recipients synchronously.
         self.position = entry_id
+        self.on_event(envelope)
         repository = envelope.repository
         if repository is None:
             return

@@ -24,6 +24,7 @@ from starlette.datastructures import Secret
 
 from proxy import Gateway
 from realtime.app import create_app
+from realtime.hub import Hub
 from shared.config import Settings
 from shared.identity import GitHubUser
 from shared.identity.session_tokens import new_key_entry
@@ -97,6 +98,7 @@ class Live:
         self.repo = repo
         self._stack = stack
         self.http = httpx.AsyncClient(base_url=url)
+        self.hub: Hub
 
     async def connect(
         self, token: str | None = TOKEN_A, *, offsets: dict[str, str] | None = None
@@ -226,10 +228,10 @@ async def make_live() -> AsyncIterator[LiveFactory]:
             for token, (login, user_id) in github.tokens().items():
                 gateway.callers.remember(token, GitHubUser(user_id, login))
             stack.push_async_callback(gateway.aclose)
-            url = await stack.enter_async_context(
-                serve(create_app(settings, gateway=gateway), websockets=True)
-            )
+            app = create_app(settings, gateway=gateway)
+            url = await stack.enter_async_context(serve(app, websockets=True))
             live = Live(url, github, gateway, repo, stack)
+            live.hub = app.other_asgi_app.state.hub
             stack.push_async_callback(live.http.aclose)
             return live
 

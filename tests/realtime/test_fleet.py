@@ -61,8 +61,6 @@ async def fleet() -> AsyncIterator[Fleet]:
         yield Fleet(github, url, stack)
 
 
-
-
 async def join(client: Client) -> dict[str, Any]:
     answer = await client.call("join_project", {"repo": "octo/hello"})
     assert answer["ok"], answer

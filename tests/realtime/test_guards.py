@@ -1,0 +1,107 @@
+"""What protects the server and the people in a room: per-socket budgets, losing access,
+sockets that stop reading, readiness and metrics."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import websockets
+
+from tests.fakes.waiting import wait_until
+from tests.proxy.conftest import TOKEN_A, TOKEN_B
+from tests.realtime.conftest import Live, LiveFactory
+from tests.webhooks.conftest import fixture_payload
+
+
+async def test_joins_beyond_the_socket_s_budget_are_refused(make_live: LiveFactory) -> None:
+    live = await make_live(socket_joins_per_min=3)  # a burst of 1
+    alice = await live.connect(TOKEN_A)
+    assert (await alice.call("join_project", {"repo": "octo/hello"}))["ok"]
+    refused = await alice.call("join_project", {"repo": "octo/other"})
+    assert refused["error"]["code"] == "rate_limited"
+    metrics = (await live.http.get("/metrics")).text
+    assert 'hubbub_realtime_rate_limited_total{kind="join"} 1.0' in metrics
+
+
+async def test_operations_beyond_the_socket_s_budget_are_refused(make_live: LiveFactory) -> None:
+    live = await make_live(socket_ops_per_s=1)  # a burst of 2
+    alice = await live.connect(TOKEN_A)
+    await alice.call("join_project", {"repo": "octo/hello"})
+    answers = [
+        await alice.call("close_issue", {"repo": "octo/hello", "number": 1}) for _ in range(3)
+    ]
+    assert [a["ok"] for a in answers] == [True, True, False]
+    assert answers[2]["error"]["code"] == "rate_limited"
+    assert answers[2]["error"]["retry_after_ms"] == 1000
+
+
+async def test_losing_read_access_removes_the_socket_from_the_project(live: Live) -> None:
+    alice = await live.connect(TOKEN_A)
+    assert (await alice.call("join_project", {"repo": "octo/secret"}))["ok"]
+    secret = live.github.repos["octo/secret"]
+    secret.readers.discard("alice")  # changed on github.com
+
+    payload = copy.deepcopy(fixture_payload("member", "added"))
+    payload["action"] = "removed"
+    payload["repository"].update(id=secret.id, name="secret", full_name="octo/secret")
+    payload["repository"]["owner"]["login"] = "octo"
+    await live.deliver("member", payload)
+
+    [left] = await alice.wait_for("project_left")
+    assert left == {"repo": "octo/secret", "reason": "access_revoked"}
+    again = await alice.call("join_project", {"repo": "octo/secret"})
+    assert again["error"]["code"] == "forbidden"
+
+
+async def test_a_socket_that_stops_reading_is_dropped_and_others_get_everything(
+    make_live: LiveFactory,
+) -> None:
+    live = await make_live(socket_queue_max=5)
+    bob = await live.connect(TOKEN_B)
+    await bob.call("join_project", {"repo": "octo/hello"})
+    url = live.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    # A raw client that joins, then never reads again: its frames pile up in the kernel,
+    # then in the server's queue for it. `max_queue=1`: the library reads no further ahead.
+    async with websockets.connect(url, max_queue=1) as stalled:
+        assert (await stalled.recv()).startswith("0")  # engine.io open
+        await stalled.send("40" + json.dumps({"token": TOKEN_A}))
+        assert (await stalled.recv()).startswith("40")  # connected
+        await stalled.send('421["join_project",{"repo":"octo/hello"}]')
+        assert (await stalled.recv()).startswith("431")  # the join's ack
+        [stalled_sid] = [s for s, m in live.hub.members.items() if m.identity.login == "alice"]
+
+        big = {"title": "x" * 60_000}
+        for n in range(200):
+            await live.hub.sio.emit(
+                "github_event", {**big, "id": str(n)}, room="repo:" + str(live.repo.id)
+            )
+        await wait_until(lambda: stalled_sid not in live.hub.members, timeout=15)
+    await bob.wait_for("github_event", lambda e: e["id"] == "199")
+    assert [e["id"] for e in bob.received("github_event")] == [str(n) for n in range(200)]
+    metrics = (await live.http.get("/metrics")).text
+    assert "hubbub_realtime_slow_sockets_dropped_total 1.0" in metrics
+
+
+async def test_readiness_and_metrics(live: Live) -> None:
+    assert (await live.http.get("/readyz")).json() == {"status": "ready", "store": "embedded"}
+    alice = await live.connect(TOKEN_A)
+    await alice.call("join_project", {"repo": "octo/hello"})
+    await live.issue_event(1)
+    await alice.wait_for("github_event")
+    refused = await live.try_connect(None)
+    assert refused.refusal["message"] == "unauthorized"
+    metrics = (await live.http.get("/metrics")).text
+    for line in (
+        "hubbub_realtime_sockets 1.0",
+        'hubbub_realtime_connects_total{outcome="accepted"} 1.0',
+        'hubbub_realtime_connects_total{outcome="unauthorized"} 1.0',
+        'hubbub_realtime_joins_total{outcome="joined"} 1.0',
+        "hubbub_realtime_deliveries_total 1.0",
+    ):
+        assert line in metrics, line
+
+    live.hub.draining = True
+    assert (await live.http.get("/readyz")).status_code == 503
+    late = await live.try_connect(TOKEN_A)
+    assert late.refusal["message"] == "server_draining"
