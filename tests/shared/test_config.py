@@ -99,3 +99,10 @@ def test_webhook_secrets_are_a_list_for_rotation() -> None:
     assert settings.masked()["GITHUB_WEBHOOK_SECRET"] == "********"
     assert "new" not in repr(settings)
     assert Settings.from_env({}, env_file=None).webhook_secrets == []
+
+
+def test_every_setting_is_in_the_readme_configuration_table() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    missing = [v for v in ENVIRONMENT.values() if f"| `{v}` |" not in table]
+    assert missing == []
