@@ -91,3 +91,18 @@ async def test_a_retried_update_with_its_op_id_applies_once(live: Live) -> None:
     assert alice_entry["issue"] == 2, "the late retry did not undo the newer update"
     bad = await alice.call("presence", {**update, "op_id": "x"})
     assert bad["error"]["code"] == "invalid_op_id"
+
+
+async def test_members_get_periodic_snapshots_of_the_whole_roster(
+    make_live: LiveFactory,
+) -> None:
+    live = await make_live(presence_ttl_s=1)  # heartbeats every third of a second
+    alice = await live.connect(TOKEN_A)
+    bob = await live.connect(TOKEN_B)
+    await alice.call("join_project", {"repo": "octo/hello"})
+    await bob.call("join_project", {"repo": "octo/hello"})
+    [snapshot] = await alice.wait_for(
+        "presence", lambda d: d["type"] == "snapshot" and d["count"] == 2
+    )
+    assert snapshot["repo"] == "octo/hello"
+    assert logins(snapshot["members"]) == ["alice", "bob"]

@@ -1,0 +1,36 @@
+"""How the Socket.IO server is configured: what a production deployment relies on."""
+
+from __future__ import annotations
+
+import logging
+
+import socketio
+from starlette.datastructures import Secret
+
+from realtime.socket_server import client_manager, create_socket_server
+from shared.config import Settings
+
+
+def test_machines_talk_through_redis_with_keepalive_and_no_read_timeout() -> None:
+    settings = Settings(redis_url=Secret("redis://127.0.0.1:6399/0"), key_prefix="t:")
+    manager = client_manager(settings)
+    assert isinstance(manager, socketio.AsyncRedisManager)
+    assert manager.channel == "t:socketio"
+    # A read timeout would end the blocking listen in every quiet period.
+    assert "socket_timeout" not in manager.redis_options
+    assert manager.redis_options["socket_keepalive"] is True
+    assert type(client_manager(Settings())) is socketio.AsyncManager  # one process
+
+
+def test_websocket_only_bounded_messages_and_exact_origins() -> None:
+    settings = Settings(
+        allowed_origins=("https://dash.example.com",), socket_max_message_bytes=1000
+    )
+    server = create_socket_server(settings)
+    engine = server.eio
+    assert engine.transports == ["websocket"]
+    assert engine.max_http_buffer_size == 1000
+    assert engine.cors_allowed_origins == ["https://dash.example.com"]
+    # Production loggers off: only errors from either library.
+    assert server.logger.level >= logging.ERROR
+    assert engine.logger.level >= logging.ERROR
