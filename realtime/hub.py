@@ -77,6 +77,7 @@ class Hub:
         self.ops: OpLog | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
+        self._dropping: set[str] = set()  # sids being disconnected for a full queue
         self._heartbeats = 0
 
     # --- lifecycle ------------------------------------------------------------------
@@ -141,8 +142,8 @@ class Hub:
         sids = list(self.members)
         log.info("draining %d sockets over %.1f s", len(sids), self.settings.drain_s)
         for sid in sids:
-            await self.sio.emit(
-                "server:draining", {"retry_in_ms": random.randint(0, window_ms)}, to=sid
+            await self.emit_to(
+                sid, "server:draining", {"retry_in_ms": random.randint(0, window_ms)}
             )
         batches = min(_DRAIN_BATCHES, max(1, len(sids)))
         pause = self.settings.drain_s / batches
@@ -209,13 +210,17 @@ class Hub:
                     continue  # GitHub unsure: keep them, the next event asks again
                 if not allowed and project.id in member.projects:
                     await self.leave_project(member, project)
-                    await self.sio.emit(
+                    await self.emit_to(
+                        member.sid,
                         "project_left",
                         {"repo": project.full_name, "reason": "access_revoked"},
-                        to=member.sid,
                     )
 
     # --- emits ----------------------------------------------------------------------
+
+    async def emit_to(self, sid: str, event: str, data: dict[str, Any]) -> None:
+        """To one of this machine's sockets, without a trip through the message queue."""
+        await self.sio.emit(event, data, to=sid, ignore_queue=True)
 
     async def emit_presence(
         self, repository_id: int, delta: dict[str, Any], *, skip: str | None = None
@@ -301,15 +306,15 @@ class Hub:
                 await self._refuse(sid, "token_expired", "the token expired before a refresh")
             elif now >= expires_at - REFRESH_NOTICE_S and not member.warned_expiry:
                 member.warned_expiry = True
-                await self.sio.emit(
-                    "auth:expiring", {"expires_in_ms": int((expires_at - now) * 1000)}, to=sid
+                await self.emit_to(
+                    sid, "auth:expiring", {"expires_in_ms": int((expires_at - now) * 1000)}
                 )
         assert self.metrics is not None
         self.metrics.rooms.set(len(rooms))
         self.drop_slow_sockets()
 
     async def _refuse(self, sid: str, code: str, message: str) -> None:
-        await self.sio.emit("auth:ended", {"code": code, "message": message}, to=sid)
+        await self.emit_to(sid, "auth:ended", {"code": code, "message": message})
         await self.sio.disconnect(sid)
 
     def drop_slow_sockets(self) -> None:
@@ -320,11 +325,22 @@ class Hub:
         for sid in list(self.members):
             eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
             eio_socket = engine.sockets.get(eio_sid) if eio_sid else None
-            if eio_socket is not None and eio_socket.queue.qsize() > bound:
+            if (
+                eio_socket is not None
+                and eio_socket.queue.qsize() > bound
+                and sid not in self._dropping
+            ):
                 assert self.metrics is not None
                 self.metrics.dropped.inc()
                 log.info("dropping a socket with %d packets queued", eio_socket.queue.qsize())
-                asyncio.get_running_loop().create_task(self.sio.disconnect(sid))
+                self._dropping.add(sid)
+                self.background(self._drop(sid))
+
+    async def _drop(self, sid: str) -> None:
+        try:
+            await self.sio.disconnect(sid)
+        finally:
+            self._dropping.discard(sid)
 
 
 def as_asgi(hub: Hub, app: Any) -> socketio.ASGIApp:
