@@ -41,7 +41,14 @@ class Connections:
         assert metrics is not None
         if hub.draining:
             metrics.connects.labels("draining").inc()
-            raise Refused("server_draining", {"retry_in_ms": 1000})
+            raise Refused(
+                "server_draining",
+                {
+                    "code": "server_draining",
+                    "message": "this machine is stopping; connect again",
+                    "retry_after_ms": 1000,
+                },
+            )
         scope = environ.get("asgi.scope", {})
         forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
         client_ip = client_ip_from(scope.get("client"), forwarded, hub.settings)
@@ -61,7 +68,12 @@ class Connections:
             metrics.connects.labels("rate_limited").inc()
             metrics.rate_limited.labels("connect").inc()
             raise Refused(
-                "rate_limited", {"retry_after_ms": int(error.retry_after_s * 1000)}
+                "rate_limited",
+                {
+                    "code": error.code,
+                    "message": "too many connects; retry later",
+                    "retry_after_ms": int(error.retry_after_s * 1000),
+                },
             ) from None
         except NotAuthenticated as error:
             reason = "token_expired" if error.code == "token_expired" else "unauthorized"
@@ -111,8 +123,12 @@ class Connections:
         identity = await hub.gateway().callers.resolve_auth(
             {"token": token}, client_ip=member.client_ip
         )
-        if identity.user_id != member.identity.user_id:
-            return refused("user_mismatch", "a refresh must be for the same user")
+        current = member.identity
+        same_user = current.user_id is not None and identity.user_id == current.user_id
+        if not same_user or identity.kind != current.kind:
+            # A session must stay a session: a GitHub token in its place would outlive
+            # the session's logout and expiry.
+            return refused("user_mismatch", "a refresh must be the same user's same kind of token")
         member.identity = identity
         member.warned_expiry = False
         expires = identity.expires_at

@@ -39,6 +39,9 @@ log = logging.getLogger("hubbub.realtime")
 WATCH_INTERVAL_S = 1.0
 # A session token's holder is asked to refresh this long before it expires.
 REFRESH_NOTICE_S = 60
+# How often the sessions of this machine's sockets are looked up in the Store, for a
+# logout whose announcement this machine missed (it is usually heard at once).
+SESSION_RECHECK_S = 30
 # Every this many heartbeats, each project room here gets a full presence snapshot.
 SNAPSHOT_EVERY = 6
 _DRAIN_BATCHES = 10
@@ -79,6 +82,7 @@ class Hub:
         self._background: set[asyncio.Task[Any]] = set()
         self._dropping: set[str] = set()  # sids being disconnected for a full queue
         self._heartbeats = 0
+        self.session_recheck_s = SESSION_RECHECK_S
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -132,26 +136,27 @@ class Hub:
             await self.sio.shutdown()
 
     async def drain(self) -> None:
-        """SIGTERM: stop being ready, tell every client to reconnect elsewhere after a
-        random delay, disconnect them in batches over `HUBBUB_DRAIN_S` (each disconnect
-        removes its presence), then return so the server can stop."""
+        """SIGTERM: stop being ready, then move every client elsewhere over
+        `HUBBUB_DRAIN_S`, in batches. Each client first hears `server:draining` with the
+        delay after which to reconnect: just after its own batch is disconnected, plus a
+        jitter within one batch's slot, so the fleet never sees them all at once. Each
+        disconnect removes that socket's presence."""
         if self.draining:
             return
         self.draining = True
-        window_ms = int(self.settings.drain_s * 1000)
         sids = list(self.members)
-        log.info("draining %d sockets over %.1f s", len(sids), self.settings.drain_s)
-        for sid in sids:
-            await self.emit_to(
-                sid, "server:draining", {"retry_in_ms": random.randint(0, window_ms)}
-            )
         batches = min(_DRAIN_BATCHES, max(1, len(sids)))
-        pause = self.settings.drain_s / batches
-        for index in range(batches):
-            for sid in sids[index::batches]:
-                await self.sio.disconnect(sid)
+        slot_ms = int(self.settings.drain_s * 1000 / batches)
+        log.info("draining %d sockets over %.1f s", len(sids), self.settings.drain_s)
+        for index, sid in enumerate(sids):
+            batch = index % batches
+            retry_in_ms = batch * slot_ms + random.randint(0, slot_ms)
+            await self.emit_to(sid, "server:draining", {"retry_in_ms": retry_in_ms})
+        for batch in range(batches):
             # Paced on purpose: a fleet's clients should not all reconnect in one instant.
-            await asyncio.sleep(pause)
+            await asyncio.sleep(slot_ms / 1000)
+            for sid in sids[batch::batches]:
+                await self.sio.disconnect(sid)
 
     def background(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run `work` without waiting for it (a reference is kept until it ends)."""
@@ -245,9 +250,9 @@ class Hub:
         while True:
             try:
                 await self.presence.heartbeat(
-                    (project, member.connection_id)
+                    (project, entry)
                     for member in self.members.values()
-                    for project in member.presence
+                    for project, entry in member.presence.items()
                 )
                 departures = await self.presence.sweep(int(interval * 1000))
                 for gone in departures or ():
@@ -281,12 +286,25 @@ class Hub:
             )
 
     async def _watch_loop(self) -> None:
+        last_recheck = time.monotonic()
         while True:
             await asyncio.sleep(WATCH_INTERVAL_S)
             try:
                 await self._watch()
+                if time.monotonic() - last_recheck >= self.session_recheck_s:
+                    last_recheck = time.monotonic()
+                    await self._recheck_sessions()
+            except StoreError:
+                log.warning("socket watch could not reach the store")
             except Exception:
                 log.exception("socket watch failed")
+
+    async def _recheck_sessions(self) -> None:
+        sessions = {m.identity.session_id for m in self.members.values()} - {None}
+        ended = await self.gateway().callers.sessions.ended(sorted(s for s in sessions if s))
+        for sid, member in list(self.members.items()):
+            if member.identity.session_id in ended:
+                await self._refuse(sid, "token_revoked", "the session has ended; sign in again")
 
     async def _watch(self) -> None:
         now = time.time()

@@ -88,13 +88,15 @@ class Presence:
         entries.sort(key=lambda entry: (entry.get("since", 0), entry.get("id", "")))
         return entries[:cap], len(raw)
 
-    async def heartbeat(self, held: Iterable[tuple[int, str]]) -> None:
-        """This machine is alive, and so is every (project, connection) entry it holds."""
-        members = [_member(repository_id, connection) for repository_id, connection in held]
+    async def heartbeat(self, held: Iterable[tuple[int, dict[str, Any]]]) -> None:
+        """This machine is alive, and so is every (project, entry) it holds."""
+        triples: list[str | int] = []
+        for repository_id, entry in held:
+            triples += [repository_id, entry["id"], json.dumps(entry, separators=(",", ":"))]
         await self.store.eval_script(
             HEARTBEAT,
             [self.keys.machine(self.machine_id), self.keys.presence_expiry()],
-            [self.ttl_ms, _now_ms() + self.ttl_ms, *members],
+            [self.ttl_ms, _now_ms() + self.ttl_ms, self.keys.presence(""), *triples],
         )
 
     async def sweep(self, interval_ms: int) -> list[Departure] | None:

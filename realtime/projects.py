@@ -74,11 +74,12 @@ class Projects:
         data = payload(data)
         repo = parse_repo(text_field(data, "repo"))
         offset = data.get("offset")
-        if offset is not None and not isinstance(offset, str):
-            raise InvalidRequest("'offset' must be a stream id", code="invalid_offset")
+        if offset is not None:
+            _check_offset(offset)
         if not member.joins.take():
             hub.metrics.rate_limited.labels("join").inc()
-            return refused("rate_limited", "too many joins; slow down")
+            per_s = hub.settings.socket_joins_per_min / 60
+            raise RateLimited("too many joins; slow down", retry_after_s=1 / max(per_s, 1 / 60))
         access = await hub.gateway().access.lookup(member.identity, repo)
         if not access.can_read:
             hub.metrics.joins.labels("forbidden").inc()
@@ -86,18 +87,12 @@ class Projects:
         rejoin = access.id in member.projects
         if not rejoin and member.room_count >= hub.settings.socket_rooms_max:
             return refused("too_many_rooms", "leave a project or an issue before joining another")
+        # `auth.offsets` were checked at connect.
         offset = (
             offset
             or member.offsets.get(access.full_name.lower())
             or member.offsets.get(repo.lower())
         )
-        if offset is not None:
-            try:
-                parse_stream_id(offset)
-            except ValueError:
-                raise InvalidRequest(
-                    "'offset' must be a stream id", code="invalid_offset"
-                ) from None
 
         entry = member.presence.get(access.id) or {
             "id": member.connection_id,
@@ -297,6 +292,13 @@ class Projects:
         member.issues.discard((project.id, number))
         self.hub.sio.manager.basic_leave_room(sid, "/", issue_room(project.id, number))
         return ok(repo=project.full_name, number=number)
+
+
+def _check_offset(offset: object) -> None:
+    try:
+        parse_stream_id(offset if isinstance(offset, str) else "")
+    except ValueError:
+        raise InvalidRequest("'offset' must be a stream id", code="invalid_offset") from None
 
 
 def _upto(entries: list[Envelope], bound: str | None) -> list[Envelope]:

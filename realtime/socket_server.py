@@ -1,7 +1,7 @@
 """The Socket.IO server as Hubbub configures it.
 
 WebSocket only: long-polling would need sticky sessions across machines. Origins are the
-configured dashboards only. Incoming messages are bounded. Messages between machines go
+configured dashboards and Hubbub's own. Incoming messages are bounded. Messages between machines go
 through `AsyncRedisManager` on the native store (the ephemeral plane), with TCP keepalive
 and no socket read timeout: a read timeout makes its blocking listen time out in quiet
 periods and resubscribe forever. With the embedded store there is one process, and the
@@ -10,9 +10,37 @@ in-process manager is enough.
 
 from __future__ import annotations
 
+from typing import Any
+
 import socketio
 
 from shared.config import Settings
+
+
+class OriginPolicy:
+    """Browsers may connect from the configured dashboards and from Hubbub's own origin
+    (its pages, and `hubbub dev`): engine.io's list alone would refuse the latter as soon
+    as any dashboard is configured. Clients that send no Origin (not browsers) pass."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.allowed = frozenset(settings.allowed_origins)
+
+    def __call__(self, origin: str | None, environ: dict[str, Any]) -> bool:
+        if origin is None:
+            return True
+        origin = origin.lower()
+        return origin in self.allowed or origin == self.own_origin(environ)
+
+    def own_origin(self, environ: dict[str, Any]) -> str:
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/").lower()
+        scheme = "https" if environ.get("wsgi.url_scheme") in {"https", "wss"} else "http"
+        host = environ.get("HTTP_HOST", "")
+        if self.settings.trust_proxy_headers:
+            scheme = environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip()
+            host = environ.get("HTTP_X_FORWARDED_HOST", host).split(",")[0].strip()
+        return f"{scheme}://{host}".lower()
 
 
 def client_manager(settings: Settings) -> socketio.AsyncManager:
@@ -34,8 +62,7 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
         async_mode="asgi",
         client_manager=client_manager(settings),
         transports=["websocket"],
-        # An empty list would switch the origin check off; no origins means same-origin only.
-        cors_allowed_origins=list(settings.allowed_origins) or None,
+        cors_allowed_origins=OriginPolicy(settings),
         cors_credentials=False,
         max_http_buffer_size=settings.socket_max_message_bytes,
         logger=False,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from starlette.datastructures import Secret
@@ -82,6 +83,16 @@ class Sessions:
         return Session(
             session_id, int(fields["uid"]), fields.get("login", ""), self.vault.open(fields["gh"])
         )
+
+    async def ended(self, session_ids: Sequence[str]) -> set[str]:
+        """Which of these sessions no longer exist (logged out, reused, expired): one round
+        trip, for holders of long-lived connections who did not hear the announcement."""
+        if not session_ids:
+            return set()
+        found = await self.store.pipeline(
+            [("EXISTS", self.keys.session(session_id)) for session_id in session_ids]
+        )
+        return {sid for sid, exists in zip(session_ids, found, strict=True) if not exists}
 
     async def rotate(self, refresh_token: str) -> tuple[Session, str]:
         """Exchange a refresh token for its successor, atomically: of two racing uses of one

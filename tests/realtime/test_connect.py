@@ -45,6 +45,7 @@ async def test_connects_over_the_limit_are_refused_as_rate_limited(
     await live.connect(TOKEN_B)
     third = await live.try_connect(TOKEN_A)
     assert third.refusal["message"] == "rate_limited"
+    assert third.refusal["data"]["code"] == "rate_limited"
     assert third.refusal["data"]["retry_after_ms"] > 0
 
 
@@ -86,6 +87,9 @@ async def test_a_refresh_must_be_for_the_same_user(make_live: LiveFactory) -> No
     assert answer["error"]["code"] == "user_mismatch"
     bad = await alice.call("auth:refresh", {"token": "not a token"})
     assert bad["ok"] is False
+    # Her own GitHub token would outlive the session's logout and expiry.
+    github_token = await alice.call("auth:refresh", {"token": TOKEN_A})
+    assert github_token["error"]["code"] == "user_mismatch"
 
 
 async def test_a_logout_elsewhere_disconnects_the_session_s_sockets(live: Live) -> None:
@@ -98,3 +102,17 @@ async def test_a_logout_elsewhere_disconnects_the_session_s_sockets(live: Live) 
     assert ended["code"] == "token_revoked"
     await alice.disconnected.wait()
     assert bob.sio.connected
+
+
+async def test_a_session_that_ended_unannounced_is_found_and_its_sockets_closed(
+    live: Live,
+) -> None:
+    token = await live.session_token("alice", TOKEN_A)()
+    alice = await live.connect(token)
+    session_id = live.gateway.callers.tokens.verify(token).session_id
+    # Gone from the Store without the announcement (this machine was cut off meanwhile).
+    await live.gateway.store.delete(live.gateway.keys.session(session_id))
+    live.hub.session_recheck_s = 0
+    [ended] = await alice.wait_for("auth:ended")
+    assert ended["code"] == "token_revoked"
+    await alice.disconnected.wait()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.proxy.conftest import TOKEN_A, TOKEN_B
 from tests.realtime.conftest import TOKEN_C, Live, LiveFactory
 
@@ -106,3 +108,20 @@ async def test_members_get_periodic_snapshots_of_the_whole_roster(
     )
     assert snapshot["repo"] == "octo/hello"
     assert logins(snapshot["members"]) == ["alice", "bob"]
+
+
+async def test_presence_comes_back_after_redis_lost_it(make_live: LiveFactory) -> None:
+    live = await make_live(presence_ttl_s=1)
+    alice = await live.connect(TOKEN_A)
+    await alice.call("join_project", {"repo": "octo/hello"})
+    presence = live.hub.presence
+    assert presence is not None
+    key = live.gateway.keys.presence(live.repo.id)
+    await live.gateway.store.delete(key, live.gateway.keys.presence_expiry())
+    # The next heartbeat puts the machine's entries back.
+    async with asyncio.timeout(10):
+        while not (await presence.roster(live.repo.id, 10))[0]:
+            await asyncio.sleep(0.05)
+    bob = await live.connect(TOKEN_B)
+    roster = (await bob.call("join_project", {"repo": "octo/hello"}))["presence"]["members"]
+    assert logins(roster) == ["alice", "bob"]

@@ -30,7 +30,15 @@ def test_websocket_only_bounded_messages_and_exact_origins() -> None:
     engine = server.eio
     assert engine.transports == ["websocket"]
     assert engine.max_http_buffer_size == 1000
-    assert engine.cors_allowed_origins == ["https://dash.example.com"]
+    allowed = engine.cors_allowed_origins
+    own = {"wsgi.url_scheme": "http", "HTTP_HOST": "hubbub.test"}
+    assert allowed("https://dash.example.com", own)
+    assert allowed("http://hubbub.test", own), "Hubbub's own pages"
+    assert not allowed("https://evil.example", own)
+    assert allowed(None, own), "not a browser: no Origin to check"
+    public = create_socket_server(settings.replace(public_url="https://hub.example.com"))
+    assert public.eio.cors_allowed_origins("https://hub.example.com", own)
+    assert not public.eio.cors_allowed_origins("http://hubbub.test", own)
     # Production loggers off: only errors from either library.
     assert server.logger.level >= logging.ERROR
     assert engine.logger.level >= logging.ERROR
