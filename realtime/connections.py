@@ -14,11 +14,12 @@ from typing import Any
 
 from socketio.exceptions import ConnectionRefusedError as Refused
 
+from proxy import parse_repo
 from proxy.http_request import client_ip_from
 from realtime.hub import Hub
 from realtime.members import new_member
 from realtime.replies import Ack, acked, ok, payload, refused
-from shared.errors import HubbubError, NotAuthenticated, RateLimited
+from shared.errors import HubbubError, InvalidRequest, NotAuthenticated, RateLimited
 from shared.events.bus import parse_stream_id
 from shared.identity import digest
 
@@ -64,6 +65,8 @@ class Connections:
             await gateway.caller_limit.admit("connect-ip", digest("ip", client_ip), limit)
             identity = await gateway.callers.resolve_auth(auth, client_ip=client_ip)
             await gateway.caller_limit.admit("connect-user", identity.limit_key, limit)
+            if hub.sockets_of[identity.limit_key] >= hub.settings.sockets_per_user_max:
+                raise RateLimited("too many sockets open", retry_after_s=5, code="too_many_sockets")
         except RateLimited as error:
             metrics.connects.labels("rate_limited").inc()
             metrics.rate_limited.labels("connect").inc()
@@ -71,7 +74,7 @@ class Connections:
                 "rate_limited",
                 {
                     "code": error.code,
-                    "message": "too many connects; retry later",
+                    "message": error.message,
                     "retry_after_ms": int(error.retry_after_s * 1000),
                 },
             ) from None
@@ -86,6 +89,7 @@ class Connections:
         hub.members[sid] = new_member(
             sid, identity, client_ip, _offsets(auth.get("offsets")), hub.settings
         )
+        hub.sockets_of[identity.limit_key] += 1
         metrics.connects.labels("accepted").inc()
         metrics.sockets.set(len(hub.members))
 
@@ -94,22 +98,17 @@ class Connections:
         member = hub.members.pop(sid, None)
         if member is None:
             return
+        key = member.identity.limit_key
+        hub.sockets_of[key] -= 1
+        if hub.sockets_of[key] <= 0:
+            del hub.sockets_of[key]
         assert hub.metrics is not None
         hub.metrics.sockets.set(len(hub.members))
         if member.presence_flush is not None:
             member.presence_flush.cancel()
-        if hub.presence is None:
-            return
-        for repository_id, entry in member.presence.items():
-            try:
-                removed, count = await hub.presence.remove(repository_id, member.connection_id)
-            except Exception:
-                log.warning("presence removal failed; the sweeper will remove it")
-                continue
-            if removed:
-                await hub.emit_presence(
-                    repository_id, hub.presence_delta("left", entry["repo"], entry, count)
-                )
+        # A copy: a join still in flight may add to it while this awaits.
+        for repository_id, entry in list(member.presence.items()):
+            await hub.withdraw_presence(member.connection_id, repository_id, entry)
 
     async def refresh(self, sid: str, data: Any) -> Ack:
         """`auth:refresh {token}`: the same user's new token, before the old one expires."""
@@ -143,8 +142,9 @@ def _offsets(raw: Any) -> dict[str, str]:
     for repo, offset in list(raw.items())[:_MAX_OFFSETS]:
         if isinstance(repo, str) and isinstance(offset, str):
             try:
+                parse_repo(repo)
                 parse_stream_id(offset)
-            except ValueError:
+            except (InvalidRequest, ValueError):
                 continue
             offsets[repo.lower()] = offset
     return offsets

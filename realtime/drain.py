@@ -36,11 +36,17 @@ class DrainingServer(uvicorn.Server):
         if self._drain is None and running_hubs and not self.should_exit:
             self._drain = asyncio.get_running_loop().create_task(self._drain_then_exit(sig, frame))
             return
+        if self._drain is not None and not self._drain.done():
+            # A second signal during the drain: stop now, without uvicorn's grace period.
+            self._drain.cancel()
+            self.force_exit = True
         super().handle_exit(sig, frame)
 
     async def _drain_then_exit(self, sig: int, frame: FrameType | None) -> None:
         try:
             await asyncio.gather(*(hub.drain() for hub in list(running_hubs)))
+        except asyncio.CancelledError:
+            return
         except Exception:
             log.exception("drain failed; stopping anyway")
         super().handle_exit(sig, frame)

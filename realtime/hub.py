@@ -15,6 +15,7 @@ import os
 import random
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -72,6 +73,7 @@ class Hub:
         self.sio = create_socket_server(settings)
         self.machine_id = settings.machine_id or default_machine_id()
         self.members: dict[str, Member] = {}
+        self.sockets_of: Counter[str] = Counter()  # open sockets per caller (limit key)
         self.draining = False
         self.metrics: RealtimeMetrics | None = None
         self.presence: Presence | None = None
@@ -81,6 +83,7 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._dropping: set[str] = set()  # sids being disconnected for a full queue
+        self._rechecks: set[int | None] = set()  # access rechecks running, by repository
         self._heartbeats = 0
         self.session_recheck_s = SESSION_RECHECK_S
 
@@ -126,9 +129,13 @@ class Hub:
     async def stop(self) -> None:
         if self.relay is not None:
             self.relay.stop()
-        for task in self._tasks:
+        for member in self.members.values():
+            if member.presence_flush is not None:
+                member.presence_flush.cancel()
+        tasks = [*self._tasks, *self._background]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
@@ -150,7 +157,8 @@ class Hub:
         log.info("draining %d sockets over %.1f s", len(sids), self.settings.drain_s)
         for index, sid in enumerate(sids):
             batch = index % batches
-            retry_in_ms = batch * slot_ms + random.randint(0, slot_ms)
+            # Batch b goes at (b + 1) slots: come back after that, spread over one slot.
+            retry_in_ms = (batch + 1) * slot_ms + random.randint(0, slot_ms)
             await self.emit_to(sid, "server:draining", {"retry_in_ms": retry_in_ms})
         for batch in range(batches):
             # Paced on purpose: a fleet's clients should not all reconnect in one instant.
@@ -187,19 +195,41 @@ class Hub:
             self.sio.manager.basic_leave_room(sid, "/", issue_room(repository_id, number))
         member.pending_presence.pop(project.id, None)
         entry = member.presence.pop(project.id, None)
-        if entry is not None and self.presence is not None:
-            removed, count = await self.presence.remove(project.id, member.connection_id)
-            if removed:
-                await self.emit_presence(
-                    project.id, self.presence_delta("left", project.full_name, entry, count)
-                )
+        if entry is not None:
+            await self.withdraw_presence(member.connection_id, project.id, entry)
+
+    async def withdraw_presence(
+        self, connection_id: str, repository_id: int, entry: dict[str, Any]
+    ) -> None:
+        """Remove one presence entry and tell the project; on failure the sweeper will."""
+        if self.presence is None:
+            return
+        try:
+            removed, count = await self.presence.remove(repository_id, connection_id)
+        except StoreError:
+            log.warning("presence removal failed; the sweeper will remove it")
+            return
+        if removed:
+            await self.emit_presence(
+                repository_id, self.presence_delta("left", entry["repo"], entry, count)
+            )
 
     def on_stream_event(self, envelope: Envelope) -> None:
         """Events that change who may read a repository make its members here be checked
         again (the webhook has already dropped the cached decision)."""
         if envelope.type in ACCESS_EVENTS:
             repository = envelope.repository
-            self.background(self.recheck_access(repository.id if repository else None))
+            scope = repository.id if repository else None
+            # A burst of membership events needs one recheck, not one each.
+            if scope not in self._rechecks:
+                self._rechecks.add(scope)
+                self.background(self._recheck_once(scope))
+
+    async def _recheck_once(self, repository_id: int | None) -> None:
+        try:
+            await self.recheck_access(repository_id)
+        finally:
+            self._rechecks.discard(repository_id)
 
     async def recheck_access(self, repository_id: int | None) -> None:
         """Remove, from every project (or from `repository_id`), the sockets here whose
@@ -267,6 +297,8 @@ class Hub:
                     await self._send_snapshots()
             except StoreError:
                 log.warning("presence heartbeat failed; retrying")
+            except Exception:
+                log.exception("presence heartbeat failed")
             await asyncio.sleep(interval)
 
     async def _send_snapshots(self) -> None:

@@ -1,8 +1,9 @@
 """Mutations carry an op id, and a retried op is applied once, across the fleet.
 
-The first attempt claims the id with one script (`SET NX`); a retry that arrives after it
-finished gets the stored answer, and one that arrives while it runs is told so. A failed
-attempt releases the id, so the client's retry runs again. Ids are per user: two users
+The first attempt claims the id with one script (`SET NX`, for a short while); a retry
+that arrives after it finished gets the stored answer (kept ten minutes), and one that
+arrives while it runs is told so. A failed attempt releases the id, so the client's retry
+runs again; a claim whose process died lapses by itself. Ids are per user: two users
 cannot collide, or read each other's answers.
 """
 
@@ -20,7 +21,9 @@ from shared.store import Store, load_script
 from shared.store.keys import Keys
 
 ONCE = load_script("op_once")
-OP_TTL_MS = 600_000
+OP_TTL_MS = 600_000  # how long an answer is kept for retries
+# How long a claim holds while its op runs: a process that dies mid-op frees it soon.
+CLAIM_TTL_MS = 30_000
 _OP_ID = re.compile(r"[A-Za-z0-9_.:-]{8,64}")
 
 
@@ -38,7 +41,7 @@ class OpLog:
                 "a mutation needs an 'op_id' of 8-64 letters, digits or _.:-", code="invalid_op_id"
             )
         key = self.keys.socket_op(user, op_id)
-        stored = await self.store.eval_script(ONCE, [key], [OP_TTL_MS])
+        stored = await self.store.eval_script(ONCE, [key], [CLAIM_TTL_MS])
         if stored is not None:
             if stored == "":
                 return refused("op_in_progress", "this op id is being applied; retry shortly")

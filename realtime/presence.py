@@ -100,24 +100,27 @@ class Presence:
         )
 
     async def sweep(self, interval_ms: int) -> list[Departure] | None:
-        """Remove expired entries if it is this machine's turn (None when it is not)."""
+        """Remove expired entries if it is this machine's turn (None when it is not), in
+        batches until none is left: a dead machine may have held thousands."""
         if not await self.store.set(
             self.keys.presence_sweeper(), self.machine_id, px=interval_ms, nx=True
         ):
             return None
-        flat = await self.store.eval_script(
-            SWEEP,
-            [self.keys.presence_expiry()],
-            [_now_ms(), _SWEEP_BATCH, self.keys.presence("")],
-        )
-        departures = []
-        for index in range(0, len(flat), 4):
-            project, _, entry, count = flat[index : index + 4]
-            try:
-                departures.append(Departure(int(project), json.loads(entry), int(count)))
-            except ValueError:
-                continue
-        return departures
+        departures: list[Departure] = []
+        while True:
+            flat = await self.store.eval_script(
+                SWEEP,
+                [self.keys.presence_expiry()],
+                [_now_ms(), _SWEEP_BATCH, self.keys.presence("")],
+            )
+            for index in range(0, len(flat), 4):
+                project, _, entry, count = flat[index : index + 4]
+                try:
+                    departures.append(Departure(int(project), json.loads(entry), int(count)))
+                except ValueError:
+                    continue
+            if len(flat) < _SWEEP_BATCH * 4:
+                return departures
 
 
 def _now_ms() -> int:

@@ -104,13 +104,20 @@ class Projects:
             "status": "active",
             "since": int(time.time() * 1000),
         }
-        count = await hub.presence.put(access.id, entry)
         member.presence[access.id] = entry
-        roster, count = await hub.presence.roster(access.id, hub.settings.presence_roster_max)
-        recent, catch_up, resync = await self._catch_up(access.id, offset)
+        try:
+            count = await hub.presence.put(access.id, entry)
+            roster, count = await hub.presence.roster(access.id, hub.settings.presence_roster_max)
+            recent, catch_up, resync = await self._catch_up(access.id, offset)
+        except BaseException:
+            if not rejoin:
+                await self._undo_presence(member, access.id, entry)
+            raise
 
         # No await from here to the ack: the relay's next event finds this socket in the room.
         if hub.members.get(sid) is not member:
+            # Disconnected meanwhile: its handler may have run before the entry was put.
+            hub.background(self._undo_presence(member, access.id, entry))
             return refused("not_connected", "the socket disconnected while joining")
         member.projects[access.id] = Project(access.id, access.full_name)
         hub.sio.manager.basic_enter_room(sid, "/", project_room(access.id))
@@ -137,6 +144,12 @@ class Projects:
             catch_up=[envelope.to_dict() for envelope in catch_up],
             resync_required=resync,
         )
+
+    async def _undo_presence(
+        self, member: Member, repository_id: int, entry: dict[str, Any]
+    ) -> None:
+        member.presence.pop(repository_id, None)
+        await self.hub.withdraw_presence(member.connection_id, repository_id, entry)
 
     async def _catch_up(
         self, repository_id: int, offset: str | None
@@ -194,7 +207,7 @@ class Projects:
             issue = number_field(data, "issue")
         field = text_field(data, "field", required=False, limit=64)
         status = data.get("status", "active")
-        if status not in STATUSES:
+        if not isinstance(status, str) or status not in STATUSES:
             raise InvalidRequest(
                 f"'status' must be one of {sorted(STATUSES)}", code="invalid_payload"
             )

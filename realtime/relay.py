@@ -88,11 +88,15 @@ class EventRelay:
                 log.warning("event stream unreadable; retrying from %s", self.position)
                 await asyncio.sleep(delay)
                 continue
-            for _, entries in reply:
-                for entry_id, fields in entries:
-                    await self._deliver(entry_id, fields)
-            if reply:
-                self.after_batch()
+            try:
+                for _, entries in reply:
+                    for entry_id, fields in entries:
+                        await self._deliver(entry_id, fields)
+                if reply:
+                    self.after_batch()
+            except Exception:
+                # One bad delivery must not stop the stream for every room here.
+                log.exception("delivering stream entries failed; going on from %s", self.position)
         self.alive = False
 
     async def _deliver(self, entry_id: str, fields: dict[str, str]) -> None:

@@ -31,7 +31,9 @@ def refused(code: str, message: str, **fields: Any) -> Ack:
 
 def acked(event: str, handler: Handler) -> Handler:
     @functools.wraps(handler)
-    async def wrapper(sid: str, data: Any = None) -> Ack:
+    async def wrapper(sid: str, data: Any = None, *extra: Any) -> Ack:
+        if extra:
+            return refused("invalid_payload", "an event takes one object argument")
         try:
             return await handler(sid, data)
         except StoreUnavailable:

@@ -121,6 +121,7 @@ class Settings:
     machine_id: str | None = None  # this process's name in presence; default host-pid
     socket_max_message_bytes: int = 524_288  # one incoming Socket.IO message
     socket_rooms_max: int = 20  # projects and issues one socket may be in at once
+    sockets_per_user_max: int = 20  # one caller's sockets open at once on one machine
     socket_queue_max: int = 500  # packets waiting to go out before a socket is dropped
     socket_joins_per_min: int = 30
     socket_presence_per_s: int = 5  # presence writes; updates beyond are coalesced
@@ -292,6 +293,7 @@ ENVIRONMENT: dict[str, str] = {
     "machine_id": "HUBBUB_MACHINE_ID",
     "socket_max_message_bytes": "HUBBUB_SOCKET_MAX_MESSAGE_BYTES",
     "socket_rooms_max": "HUBBUB_SOCKET_ROOMS_MAX",
+    "sockets_per_user_max": "HUBBUB_SOCKETS_PER_USER_MAX",
     "socket_queue_max": "HUBBUB_SOCKET_QUEUE_MAX",
     "socket_joins_per_min": "HUBBUB_SOCKET_JOINS_PER_MIN",
     "socket_presence_per_s": "HUBBUB_SOCKET_PRESENCE_PER_S",

@@ -57,7 +57,10 @@ def parse_stream_id(text: str) -> tuple[int, int]:
     if not _STREAM_ID.match(text):
         raise ValueError(f"not a stream id: {text[:40]!r}")
     ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
+    pair = int(ms), int(seq or 0)
+    if max(pair) >= 2**64:  # Redis refuses it: the client's mistake, not a store error
+        raise ValueError(f"not a stream id: {text[:40]!r}")
+    return pair
 
 
 class EventBus:

@@ -105,3 +105,48 @@ async def test_readiness_and_metrics(live: Live) -> None:
     assert (await live.http.get("/readyz")).status_code == 503
     late = await live.try_connect(TOKEN_A)
     assert late.refusal["message"] == "server_draining"
+
+
+async def test_a_caller_s_open_sockets_are_capped(make_live: LiveFactory) -> None:
+    live = await make_live(sockets_per_user_max=2)
+    first = await live.connect(TOKEN_A)
+    await live.connect(TOKEN_A)
+    third = await live.try_connect(TOKEN_A)
+    assert third.refusal["message"] == "rate_limited"
+    assert third.refusal["data"]["code"] == "too_many_sockets"
+    await live.connect(TOKEN_B)  # another caller is not affected
+    await first.close()
+    await wait_until(lambda: len(live.hub.members) == 2)
+    assert (await live.try_connect(TOKEN_A)).sio.connected
+
+
+async def test_malformed_arguments_get_errors_and_change_nothing(live: Live) -> None:
+    alice = await live.connect(TOKEN_A)
+    too_big = await alice.call("join_project", {"repo": "octo/hello", "offset": "9" * 20})
+    assert too_big["error"]["code"] == "invalid_offset"
+    await alice.call("join_project", {"repo": "octo/hello"})
+    for status in ([], {}, 5):
+        answer = await alice.call("presence", {"repo": "octo/hello", "status": status})
+        assert answer["error"]["code"] == "invalid_payload"
+    two_arguments = await alice.sio.call("leave_project", ({"repo": "octo/hello"}, 1), timeout=10)
+    assert two_arguments["error"]["code"] == "invalid_payload"
+    roster, count = await live.hub.presence.roster(live.repo.id, 10)
+    assert count == 1 and roster[0]["status"] == "active"
+
+
+async def test_a_socket_that_leaves_during_its_join_leaves_no_presence(live: Live) -> None:
+    bob = await live.connect(TOKEN_B)
+    await bob.call("join_project", {"repo": "octo/hello"})
+    alice = await live.connect(TOKEN_A)
+    # Bob's answer is cached for his partition only: Alice's lookup goes to GitHub.
+    live.github.hold("/repos/octo/hello")
+    await alice.sio.emit("join_project", {"repo": "octo/hello"})
+    await live.github.wait_held(1)
+    await alice.close()
+    await wait_until(lambda: len(live.hub.members) == 1)
+    live.github.release()
+    # Her entry was put after her disconnect was handled, then taken back out.
+    [left] = await bob.wait_for("presence", lambda d: d["type"] == "left")
+    assert left["member"]["login"] == "alice"
+    roster, count = await live.hub.presence.roster(live.repo.id, 10)
+    assert [m["login"] for m in roster] == ["bob"] and count == 1
