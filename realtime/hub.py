@@ -22,8 +22,9 @@ from typing import Any
 import socketio
 
 from proxy import Gateway
+from realtime.fanout import paused
 from realtime.members import Member, Project
-from realtime.metrics import RealtimeMetrics
+from realtime.metrics import RealtimeMetrics, SendCounts
 from realtime.ops import OpLog
 from realtime.presence import Presence
 from realtime.relay import EventRelay
@@ -93,6 +94,7 @@ class Hub:
         gateway = self.gateway()
         store, keys = gateway.store, gateway.keys
         self.metrics = RealtimeMetrics(gateway.metrics.registry)
+        gateway.metrics.registry.register(SendCounts(self.sio.manager))
         self.presence = Presence(
             store, keys, machine_id=self.machine_id, ttl_s=self.settings.presence_ttl_s
         )
@@ -368,21 +370,29 @@ class Hub:
         await self.sio.disconnect(sid)
 
     def drop_slow_sockets(self) -> None:
-        """Disconnect sockets whose outgoing queue passed its bound: they stopped reading,
-        and would hold memory until the ping timeout. They catch up when they reconnect."""
+        """Disconnect sockets that stopped reading: their outgoing queue passed its bound,
+        or their connection has taken no data for `HUBBUB_SOCKET_STALL_S` (engine.io's
+        writer moves the queue into its own hands, so a stalled peer shows as a paused
+        connection more than as a long queue). Such a socket would hold memory until the
+        ping timeout; it catches up when it reconnects."""
         bound = self.settings.socket_queue_max
+        stall_s = self.settings.socket_stall_s
+        now = time.monotonic()
         engine = self.sio.eio
-        for sid in list(self.members):
+        for sid, member in list(self.members.items()):
             eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
             eio_socket = engine.sockets.get(eio_sid) if eio_sid else None
-            if (
-                eio_socket is not None
-                and eio_socket.queue.qsize() > bound
-                and sid not in self._dropping
-            ):
+            if eio_socket is None or sid in self._dropping:
+                continue
+            if paused(eio_socket):
+                member.stalled_since = member.stalled_since or now
+            else:
+                member.stalled_since = None
+            stalled = member.stalled_since is not None and now - member.stalled_since >= stall_s
+            if eio_socket.queue.qsize() > bound or stalled:
                 assert self.metrics is not None
                 self.metrics.dropped.inc()
-                log.info("dropping a socket with %d packets queued", eio_socket.queue.qsize())
+                log.info("dropping a socket that stopped reading")
                 self._dropping.add(sid)
                 self.background(self._drop(sid))
 

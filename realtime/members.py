@@ -43,6 +43,7 @@ class Member:
     connection_id: str = field(default_factory=lambda: secrets.token_urlsafe(9))
     connected_at: float = field(default_factory=time.time)
     warned_expiry: bool = False
+    stalled_since: float | None = None  # time.monotonic() when its connection paused
 
     @property
     def user(self) -> str:

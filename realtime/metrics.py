@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+
+class SendCounts(Collector):
+    """Room-broadcast sends by path, read from the client manager's own counters (it
+    counts per broadcast, not per send, to stay off the hot loop)."""
+
+    def __init__(self, manager: Any) -> None:
+        self.manager = manager
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "hubbub_realtime_broadcast_sends",
+            "Room-broadcast packets sent, by path: written directly, or through the queue",
+            labels=["path"],
+        )
+        family.add_metric(["direct"], self.manager.direct_sends)
+        family.add_metric(["queued"], self.manager.queued_sends)
+        yield family
 
 
 class RealtimeMetrics:

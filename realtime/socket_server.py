@@ -5,7 +5,7 @@ configured dashboards and Hubbub's own. Incoming messages are bounded. Messages 
 through `AsyncRedisManager` on the native store (the ephemeral plane), with TCP keepalive
 and no socket read timeout: a read timeout makes its blocking listen time out in quiet
 periods and resubscribe forever. With the embedded store there is one process, and the
-in-process manager is enough.
+in-process manager is enough. Both managers broadcast the fast way (realtime/fanout.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import socketio
 
+from realtime.fanout import FanoutManager, RedisFanoutManager
 from shared.config import Settings
 
 
@@ -43,10 +44,10 @@ class OriginPolicy:
         return f"{scheme}://{host}".lower()
 
 
-def client_manager(settings: Settings) -> socketio.AsyncManager:
+def client_manager(settings: Settings) -> FanoutManager | RedisFanoutManager:
     if settings.redis_url is None:
-        return socketio.AsyncManager()
-    return socketio.AsyncRedisManager(
+        return FanoutManager()
+    return RedisFanoutManager(
         str(settings.redis_url),
         channel=f"{settings.key_prefix}socketio",
         redis_options={
@@ -58,9 +59,10 @@ def client_manager(settings: Settings) -> socketio.AsyncManager:
 
 
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
-    return socketio.AsyncServer(
+    manager = client_manager(settings)
+    server = socketio.AsyncServer(
         async_mode="asgi",
-        client_manager=client_manager(settings),
+        client_manager=manager,
         transports=["websocket"],
         cors_allowed_origins=OriginPolicy(settings),
         cors_credentials=False,
@@ -69,3 +71,5 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
         engineio_logger=False,
         always_connect=False,
     )
+    manager.enable_direct_write(settings.direct_write)
+    return server

@@ -123,6 +123,7 @@ class Settings:
     socket_rooms_max: int = 20  # projects and issues one socket may be in at once
     sockets_per_user_max: int = 20  # one caller's sockets open at once on one machine
     socket_queue_max: int = 500  # packets waiting to go out before a socket is dropped
+    socket_stall_s: float = 10.0  # a socket whose peer takes no data this long is dropped
     socket_joins_per_min: int = 30
     socket_presence_per_s: int = 5  # presence writes; updates beyond are coalesced
     socket_ops_per_s: int = 10  # other mutations, with a burst of twice as many
@@ -130,6 +131,7 @@ class Settings:
     presence_ttl_s: int = 15  # a machine that stops heartbeating loses its presence after
     presence_roster_max: int = 100  # members listed per project; beyond, a count
     drain_s: float = 10.0  # SIGTERM: how long clients are given to move elsewhere
+    direct_write: bool = True  # room broadcasts write websocket frames directly (fanout.py)
 
     # Request bounds.
     batch_max: int = 20
@@ -295,6 +297,7 @@ ENVIRONMENT: dict[str, str] = {
     "socket_rooms_max": "HUBBUB_SOCKET_ROOMS_MAX",
     "sockets_per_user_max": "HUBBUB_SOCKETS_PER_USER_MAX",
     "socket_queue_max": "HUBBUB_SOCKET_QUEUE_MAX",
+    "socket_stall_s": "HUBBUB_SOCKET_STALL_S",
     "socket_joins_per_min": "HUBBUB_SOCKET_JOINS_PER_MIN",
     "socket_presence_per_s": "HUBBUB_SOCKET_PRESENCE_PER_S",
     "socket_ops_per_s": "HUBBUB_SOCKET_OPS_PER_S",
@@ -302,6 +305,7 @@ ENVIRONMENT: dict[str, str] = {
     "presence_ttl_s": "HUBBUB_PRESENCE_TTL_S",
     "presence_roster_max": "HUBBUB_PRESENCE_ROSTER_MAX",
     "drain_s": "HUBBUB_DRAIN_S",
+    "direct_write": "HUBBUB_DIRECT_WRITE",
     "batch_max": "HUBBUB_BATCH_MAX",
     "max_request_body_bytes": "HUBBUB_MAX_REQUEST_BODY_BYTES",
     "log_level": "HUBBUB_LOG_LEVEL",

@@ -22,11 +22,10 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve(
-    app: ASGIApp, *, lifespan: str = "on", websockets: bool = False
-) -> AsyncIterator[str]:
-    """Yield the base URL (`http://127.0.0.1:PORT`) while uvicorn serves `app`; with
-    `websockets`, as `hubbub serve` does (no per-message deflate)."""
+async def serve(app: ASGIApp, *, lifespan: str = "on", ws: str = "none") -> AsyncIterator[str]:
+    """Yield the base URL (`http://127.0.0.1:PORT`) while uvicorn serves `app`; `ws` is
+    uvicorn's websocket implementation (`auto` as `hubbub serve` has it), without
+    per-message deflate as there."""
     sock = socket.socket()
     # Without it, small request/response pairs wait on Nagle's algorithm (~40 ms each).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -37,7 +36,7 @@ async def serve(
         lifespan=lifespan,
         log_level="warning",
         access_log=False,
-        ws="auto" if websockets else "none",
+        ws=ws,
         ws_per_message_deflate=False,
         interface="asgi3",
     )

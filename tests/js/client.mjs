@@ -1,7 +1,8 @@
 // Drives the official socket.io-client against a Hubbub server, for
 // tests/realtime/test_js_client.py. Config is JSON on argv[2] (or stdin):
 //   {"url": "...", "token": "..." (optional), "repo": "octo/hello" (optional),
-//    "count": 1 (github_events to wait for), "timeout_ms": 15000}
+//    "event": "github_event" (which event to record), "count": 1 (how many to wait for),
+//    "timeout_ms": 15000}
 // It prints one JSON line per thing that happened and exits when it is done:
 //   {"connected": true}  {"ack": ...}  {"event": ...}  {"connect_error": {"message", "data"}}
 //   {"disconnect": reason}  {"error": "..."}  {"done": true}
@@ -32,8 +33,10 @@ const finish = (code, line) => {
 const timer = setTimeout(() => finish(1, { error: "timeout" }), timeoutMs);
 
 let received = 0;
-socket.on("github_event", (event) => {
+// The event to record ("github_event" unless told); an event that asks for an ack gets one.
+socket.on(config.event ?? "github_event", (event, ack) => {
   emit({ event });
+  if (typeof ack === "function") ack(true);
   received += 1;
   if (received >= expected) finish(0, { done: true });
 });

@@ -210,8 +210,9 @@ LiveFactory = Callable[..., Any]
 
 @pytest_asyncio.fixture
 async def make_live() -> AsyncIterator[LiveFactory]:
-    """`await make_live(store=None, **settings)`: a running server; those of one test may
-    share a store (and so a fake GitHub), as machines share a Redis."""
+    """`await make_live(store=None, ws="auto", **settings)`: a running server (`ws`:
+    uvicorn's websocket implementation); those of one test may share a store (and so a
+    fake GitHub), as machines share a Redis."""
     async with AsyncExitStack() as stack:
         github = FakeGitHub(public_origin=API)
         github.add_user(TOKEN_A, "alice")
@@ -222,14 +223,14 @@ async def make_live() -> AsyncIterator[LiveFactory]:
         github.add_repo("octo", "other")
         github.add_issue("octo", "hello", title="First", number=1)
 
-        async def make(store: Store | None = None, **changes: Any) -> Live:
+        async def make(store: Store | None = None, *, ws: str = "auto", **changes: Any) -> Live:
             settings = live_settings(**changes)
             gateway = Gateway(settings, store or EmbeddedStore(), transport=github.transport())
             for token, (login, user_id) in github.tokens().items():
                 gateway.callers.remember(token, GitHubUser(user_id, login))
             stack.push_async_callback(gateway.aclose)
             app = create_app(settings, gateway=gateway)
-            url = await stack.enter_async_context(serve(app, websockets=True))
+            url = await stack.enter_async_context(serve(app, ws=ws))
             live = Live(url, github, gateway, repo, stack)
             live.hub = app.other_asgi_app.state.hub
             stack.push_async_callback(live.http.aclose)

@@ -7,6 +7,7 @@ restart mid-stream loses no durable event.
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -86,6 +87,32 @@ async def test_an_event_that_hit_b_reaches_a_client_on_a_and_presence_spans_both
     assert (event["id"], event["data"]["title"]) == (stream_id, "from B")
     [same] = await bob.wait_for("github_event")
     assert same["id"] == stream_id
+
+
+async def test_emits_published_by_one_machine_take_the_direct_write_on_another(
+    fleet: Fleet, fresh_redis_url: str
+) -> None:
+    a = await fleet.machine("a", fresh_redis_url)
+    b = await fleet.machine("b", fresh_redis_url)
+    clients = [await fleet.client(a, token) for token in (TOKEN_A, TOKEN_C)]
+    for client in clients:
+        await join(client)
+    async with httpx.AsyncClient(base_url=a.url) as http:
+        before = _direct_sends((await http.get("/metrics")).text)
+        # Bob's join on B is published on Redis; A fans it out to its two members.
+        await join(await fleet.client(b, TOKEN_B))
+        for client in clients:
+            await client.wait_for(
+                "presence", lambda d: d["type"] == "joined" and d["member"]["login"] == "bob"
+            )
+        after = _direct_sends((await http.get("/metrics")).text)
+    assert after - before >= 2
+
+
+def _direct_sends(metrics: str) -> int:
+    match = re.search(r'hubbub_realtime_broadcast_sends_total\{path="direct"\} (\S+)', metrics)
+    assert match is not None
+    return int(float(match[1]))
 
 
 async def test_a_machine_killed_with_sigkill_leaves_no_ghost(

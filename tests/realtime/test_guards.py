@@ -57,7 +57,7 @@ async def test_losing_read_access_removes_the_socket_from_the_project(live: Live
 async def test_a_socket_that_stops_reading_is_dropped_and_others_get_everything(
     make_live: LiveFactory,
 ) -> None:
-    live = await make_live(socket_queue_max=5)
+    live = await make_live(socket_queue_max=5, socket_stall_s=1)
     bob = await live.connect(TOKEN_B)
     await bob.call("join_project", {"repo": "octo/hello"})
     url = live.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
