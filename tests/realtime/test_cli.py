@@ -76,3 +76,23 @@ def test_dev_makes_keys_for_its_run_only_when_none_are_set(
     settings = Settings.from_env()
     assert settings.session_key_list[0][0] == "dev"
     assert str(settings.token_keys) == "B" * 43 + "="  # what was set stays
+
+
+def test_serve_runs_websockets_as_the_fast_broadcast_path_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvicorn's default websocket deflate costs a fifth of a broadcast's CPU and rules
+    out the direct write; `auto` is the sans-I/O implementation it was written for. The
+    Docker image and Fly run `hubbub serve`, so they get the same."""
+    import realtime.drain
+
+    started: list[object] = []
+    monkeypatch.setattr(realtime.drain.DrainingServer, "run", lambda self: started.append(self))
+    monkeypatch.setattr("realtime.cli.configure_logging", lambda *args: None)
+    arguments = build_parser().parse_args(["serve", "--port", "9999"])
+    arguments.handler(arguments)
+    [server] = started
+    config = server.config  # type: ignore[attr-defined]
+    assert config.ws == "auto"
+    assert config.ws_per_message_deflate is False
+    assert config.factory is True and config.port == 9999
