@@ -43,24 +43,16 @@ async def test_on_the_pinned_stack_broadcasts_are_written_directly(live: Live) -
     assert counts["direct"] >= 10, counts  # most of the 15 deliveries
 
 
-async def test_with_the_direct_write_off_every_send_is_queued_and_delivery_is_the_same(
-    make_live: LiveFactory,
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # uvicorn's legacy websockets
+@pytest.mark.parametrize(
+    "server",
+    [{"direct_write": False}, {"ws": "websockets"}],
+    ids=["direct-write-off", "legacy-websockets"],
+)
+async def test_every_send_falls_back_with_the_same_delivery(
+    make_live: LiveFactory, server: dict[str, object]
 ) -> None:
-    live = await make_live(direct_write=False)
-    clients = await joined(live, TOKEN_A, TOKEN_B)
-    sent = [await live.issue_event(1, title=f"n{n}") for n in range(5)]
-    for client in clients:
-        await client.wait_for("github_event", count=5)
-        assert [e["id"] for e in client.received("github_event")] == sent
-    counts = await sends(live)
-    assert counts["direct"] == 0 and counts["queued"] >= 10
-
-
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-async def test_on_uvicorn_s_legacy_websockets_every_send_falls_back(
-    make_live: LiveFactory,
-) -> None:
-    live = await make_live(ws="websockets")
+    live = await make_live(**server)
     clients = await joined(live, TOKEN_A, TOKEN_B)
     sent = [await live.issue_event(1, title=f"n{n}") for n in range(5)]
     for client in clients:
