@@ -39,6 +39,8 @@ async def serve(app: ASGIApp, *, lifespan: str = "on", ws: str = "none") -> Asyn
         ws=ws,
         ws_per_message_deflate=False,
         interface="asgi3",
+        # A connection a test left open must not hold the shutdown (and the suite) forever.
+        timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
