@@ -31,7 +31,9 @@ import logging
 import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+from urllib.parse import urlsplit
 
+import redis.asyncio
 import socketio
 from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as engineio_asgi
@@ -39,6 +41,8 @@ from socketio import packet as sio_packet
 
 log = logging.getLogger("hubbub.realtime")
 
+# Connections a machine's Socket.IO manager publishes over (beside its subscriber's).
+PUBLISH_CONNECTIONS = 50
 # The stack the direct write was written and tested against.
 SUPPORTED = {"python-socketio": "5.18.1", "python-engineio": "4.15.1", "uvicorn": "0.54.0"}
 
@@ -207,6 +211,19 @@ class FanoutManager(Fanout, socketio.AsyncManager):
 
 class RedisFanoutManager(Fanout, socketio.AsyncRedisManager):
     """Several machines: emits published on Redis by others take the same local path."""
+
+    def _redis_connect(self) -> None:
+        """A blocking pool: a burst of publishes (a thousand sockets leaving at once)
+        waits for one of a bounded set of connections, where redis-py's default pool
+        fails at once with "Too many connections" and the emit is dropped."""
+        if "+sentinel" in urlsplit(self.redis_url).scheme:
+            return super()._redis_connect()
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            self.redis_url, max_connections=PUBLISH_CONNECTIONS, timeout=5, **self.redis_options
+        )
+        self.redis = redis.asyncio.Redis(connection_pool=pool)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
 
     async def emit(
         self,

@@ -10,6 +10,7 @@ in-process manager is enough. Both managers broadcast the fast way (realtime/fan
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import socketio
@@ -58,6 +59,12 @@ def client_manager(settings: Settings) -> FanoutManager | RedisFanoutManager:
     )
 
 
+def _quiet(name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.ERROR)
+    return logger
+
+
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     manager = client_manager(settings)
     server = socketio.AsyncServer(
@@ -67,8 +74,10 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
         cors_allowed_origins=OriginPolicy(settings),
         cors_credentials=False,
         max_http_buffer_size=settings.socket_max_message_bytes,
-        logger=False,
-        engineio_logger=False,
+        # Our loggers, at ERROR: with `False` each library adds its own stderr handler,
+        # and its errors came out twice, once outside the JSON format.
+        logger=_quiet("hubbub.socketio"),
+        engineio_logger=_quiet("hubbub.engineio"),
         always_connect=False,
     )
     manager.enable_direct_write(settings.direct_write)

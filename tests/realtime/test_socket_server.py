@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-import socketio
+from redis.asyncio import BlockingConnectionPool
 from starlette.datastructures import Secret
 
+from realtime.fanout import PUBLISH_CONNECTIONS, FanoutManager, RedisFanoutManager
 from realtime.socket_server import client_manager, create_socket_server
 from shared.config import Settings
 
@@ -14,12 +15,17 @@ from shared.config import Settings
 def test_machines_talk_through_redis_with_keepalive_and_no_read_timeout() -> None:
     settings = Settings(redis_url=Secret("redis://127.0.0.1:6399/0"), key_prefix="t:")
     manager = client_manager(settings)
-    assert isinstance(manager, socketio.AsyncRedisManager)
+    assert isinstance(manager, RedisFanoutManager)
     assert manager.channel == "t:socketio"
     # A read timeout would end the blocking listen in every quiet period.
     assert "socket_timeout" not in manager.redis_options
     assert manager.redis_options["socket_keepalive"] is True
-    assert type(client_manager(Settings())) is socketio.AsyncManager  # one process
+    # A burst of publishes waits for a connection instead of failing (nothing connects yet).
+    manager._redis_connect()
+    pool = manager.redis.connection_pool
+    assert isinstance(pool, BlockingConnectionPool)
+    assert pool.max_connections == PUBLISH_CONNECTIONS
+    assert isinstance(client_manager(Settings()), FanoutManager)  # one process
 
 
 def test_websocket_only_bounded_messages_and_exact_origins() -> None:
