@@ -47,6 +47,8 @@ SESSION_RECHECK_S = 30
 # Every this many heartbeats, each project room here gets a full presence snapshot.
 SNAPSHOT_EVERY = 6
 _DRAIN_BATCHES = 10
+# Count-only presence deltas (rooms beyond the roster cap) go out at most this often.
+COUNT_EVERY_S = 0.2
 # Events after which a repository's readers may have changed (webhooks/invalidation.py
 # bumps the access decisions they affect).
 ACCESS_EVENTS = frozenset(
@@ -85,6 +87,7 @@ class Hub:
         self._background: set[asyncio.Task[Any]] = set()
         self._dropping: set[str] = set()  # sids being disconnected for a full queue
         self._rechecks: set[int | None] = set()  # access rechecks running, by repository
+        self._counts: dict[int, dict[str, Any]] = {}  # count-only deltas waiting, by room
         self._heartbeats = 0
         self.session_recheck_s = SESSION_RECHECK_S
 
@@ -262,9 +265,25 @@ class Hub:
     async def emit_presence(
         self, repository_id: int, delta: dict[str, Any], *, skip: str | None = None
     ) -> None:
-        """A presence change, to the project's room on every machine (ephemeral plane)."""
+        """A presence change, to the project's room on every machine (ephemeral plane).
+
+        Beyond the roster cap a delta names no member, only the count, and only the latest
+        count matters: those are coalesced to one per room per COUNT_EVERY_S, so a
+        thousand people joining a room do not cost a million messages."""
+        if "member" not in delta:
+            first = repository_id not in self._counts
+            self._counts[repository_id] = delta
+            if first:
+                self.later(COUNT_EVERY_S, lambda: self._emit_count(repository_id))
+            return
         with contextlib.suppress(Exception):
             await self.sio.emit("presence", delta, room=project_room(repository_id), skip_sid=skip)
+
+    async def _emit_count(self, repository_id: int) -> None:
+        delta = self._counts.pop(repository_id, None)
+        if delta is not None:
+            with contextlib.suppress(Exception):
+                await self.sio.emit("presence", delta, room=project_room(repository_id))
 
     def presence_delta(
         self, kind: str, full_name: str, entry: dict[str, Any], count: int
