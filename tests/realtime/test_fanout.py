@@ -43,7 +43,9 @@ async def test_on_the_pinned_stack_broadcasts_are_written_directly(live: Live) -
     assert counts["direct"] >= 10, counts  # most of the 15 deliveries
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # uvicorn's legacy websockets
+# uvicorn's legacy websockets implementation warns that it is deprecated, as are its parts.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:The `websockets` implementation is deprecated")
 @pytest.mark.parametrize(
     "server",
     [{"direct_write": False}, {"ws": "websockets"}],
