@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
 
@@ -140,3 +141,18 @@ async def test_a_stalled_socket_falls_back_and_never_delays_the_others(
     counts = await sends(live)
     assert counts["queued"] > 0, "the stalled socket's sends went through its queue"
     assert counts["direct"] > 0
+
+
+def test_on_other_versions_the_direct_write_switches_itself_off(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import realtime.fanout
+    from realtime.socket_server import create_socket_server
+    from shared.config import Settings
+
+    monkeypatch.setattr(realtime.fanout, "version", lambda package: "0.0.1")
+    with caplog.at_level(logging.INFO, logger="hubbub.realtime"):
+        server = create_socket_server(Settings())
+    assert server.manager.direct_enabled is False
+    [line] = [r.message for r in caplog.records if "broadcasts" in r.message]
+    assert "python-socketio is 0.0.1, the direct write knows 5.18.1" in line
