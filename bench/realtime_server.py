@@ -46,6 +46,7 @@ def main() -> None:
         "loop": "uvloop",
         "http": "httptools",
         "ws_per_message_deflate": False,
+        "ws_ping_interval": None,  # as `hubbub serve`: engine.io pings
         "access_log": False,
     }
     if kind == "hubbub":

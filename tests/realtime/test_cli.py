@@ -95,4 +95,5 @@ def test_serve_runs_websockets_as_the_fast_broadcast_path_needs(
     config = server.config  # type: ignore[attr-defined]
     assert config.ws == "auto"
     assert config.ws_per_message_deflate is False
+    assert config.ws_ping_interval is None  # engine.io pings; uvicorn's would be extra CPU
     assert config.factory is True and config.port == 9999
