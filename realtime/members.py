@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +40,6 @@ class Member:
     presence_flush: asyncio.TimerHandle | None = None
     # Shown to other clients instead of the sid.
     connection_id: str = field(default_factory=lambda: secrets.token_urlsafe(9))
-    connected_at: float = field(default_factory=time.time)
     warned_expiry: bool = False
     stalled_since: float | None = None  # time.monotonic() when its connection paused
 

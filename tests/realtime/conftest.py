@@ -11,8 +11,6 @@ the embedded store unless a test asks for Redis.
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, suppress
 from typing import Any
@@ -33,7 +31,7 @@ from shared.store.embedded import EmbeddedStore
 from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.serving import serve
 from tests.proxy.conftest import API, TOKEN_A, TOKEN_B, gateway_settings
-from webhooks.signature import sign
+from tests.webhooks.conftest import signed
 
 TOKEN_C = "ghp_carolCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC"
 WEBHOOK_SECRET = "realtime-test-secret"
@@ -160,14 +158,7 @@ async def open_client(
 
 async def deliver(http: httpx.AsyncClient, event: str, payload: dict[str, Any]) -> httpx.Response:
     """POST a delivery signed as GitHub signs it; it must be accepted."""
-    body = json.dumps(payload).encode()
-    headers = {
-        "content-type": "application/json",
-        "x-github-event": event,
-        "x-github-delivery": str(uuid.uuid4()),
-        "x-github-hook-id": "1",
-        "x-hub-signature-256": sign(body, WEBHOOK_SECRET.encode()),
-    }
+    body, headers = signed(event, payload, secret=WEBHOOK_SECRET.encode())
     response = await http.post("/api/webhooks/github", content=body, headers=headers)
     assert response.status_code == 202, response.text
     return response
