@@ -29,6 +29,7 @@ from proxy.cors import cors_middleware
 from proxy.hot_path import hot_path_middleware
 from proxy.http_app import EXCEPTION_HANDLERS
 from realtime.connections import Connections
+from realtime.drafts.events import DraftEvents
 from realtime.drain import running_hubs
 from realtime.hub import Hub, as_asgi
 from realtime.projects import Projects
@@ -52,7 +53,7 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> ASGIApp
     webhooks = WebhookEndpoints(settings, holder)
     hub = Hub(settings, holder)
     Connections(hub)
-    Projects(hub)
+    DraftEvents(hub, Projects(hub))
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -109,6 +109,8 @@ class Connections:
         # A copy: a join still in flight may add to it while this awaits.
         for repository_id, entry in list(member.presence.items()):
             await hub.withdraw_presence(member.connection_id, repository_id, entry)
+        if hub.drafts is not None:
+            await hub.drafts.close_all(member)
 
     async def refresh(self, sid: str, data: Any) -> Ack:
         """`auth:refresh {token}`: the same user's new token, before the old one expires."""

@@ -22,13 +22,14 @@ from typing import Any
 import socketio
 
 from proxy import Gateway
+from realtime.drafts.replicas import Drafts
 from realtime.fanout import paused
 from realtime.members import Member, Project
 from realtime.metrics import RealtimeMetrics, SendCounts
 from realtime.ops import OpLog
 from realtime.presence import Presence
 from realtime.relay import EventRelay
-from realtime.rooms import issue_room, project_room
+from realtime.rooms import draft_room, issue_room, project_room
 from realtime.socket_server import create_socket_server
 from shared.config import Settings
 from shared.errors import HubbubError, StoreError
@@ -83,6 +84,7 @@ class Hub:
         self.relay: EventRelay | None = None
         self.bus: EventBus | None = None
         self.ops: OpLog | None = None
+        self.drafts: Drafts | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._dropping: set[str] = set()  # sids being disconnected for a full queue
@@ -108,6 +110,8 @@ class Hub:
             repository_maxlen=self.settings.repository_stream_maxlen,
         )
         self.ops = OpLog(store, keys)
+        self.drafts = Drafts(self)
+        await self.drafts.start()
         if isinstance(store, SubscribingStore):
             self.relay = EventRelay(
                 store,
@@ -134,6 +138,8 @@ class Hub:
     async def stop(self) -> None:
         if self.relay is not None:
             self.relay.stop()
+        if self.drafts is not None:
+            await self.drafts.stop()
         for member in self.members.values():
             if member.presence_flush is not None:
                 member.presence_flush.cancel()
@@ -196,12 +202,24 @@ class Hub:
         member.projects.pop(project.id, None)
         self.sio.manager.basic_leave_room(sid, "/", project_room(project.id))
         for repository_id, number in [i for i in member.issues if i[0] == project.id]:
-            member.issues.discard((repository_id, number))
-            self.sio.manager.basic_leave_room(sid, "/", issue_room(repository_id, number))
+            await self.close_issue(member, repository_id, number)
         member.pending_presence.pop(project.id, None)
         entry = member.presence.pop(project.id, None)
         if entry is not None:
             await self.withdraw_presence(member.connection_id, project.id, entry)
+
+    async def close_issue(self, member: Member, repository_id: int, number: int) -> None:
+        """Out of the issue's rooms, and no longer one of its draft's editors here."""
+        member.issues.discard((repository_id, number))
+        manager = self.sio.manager
+        for room in (
+            issue_room(repository_id, number),
+            draft_room(repository_id, number, "yjs"),
+            draft_room(repository_id, number, "json"),
+        ):
+            manager.basic_leave_room(member.sid, "/", room)
+        if self.drafts is not None:
+            await self.drafts.close(member, (repository_id, number))
 
     async def withdraw_presence(
         self, connection_id: str, repository_id: int, entry: dict[str, Any]
@@ -221,7 +239,10 @@ class Hub:
 
     def on_stream_event(self, envelope: Envelope) -> None:
         """Events that change who may read a repository make its members here be checked
-        again (the webhook has already dropped the cached decision)."""
+        again (the webhook has already dropped the cached decision); an issue event for a
+        draft open here may bring GitHub's change into it."""
+        if self.drafts is not None:
+            self.drafts.on_event(envelope)
         if envelope.type in ACCESS_EVENTS:
             repository = envelope.repository
             scope = repository.id if repository else None
@@ -313,6 +334,10 @@ class Hub:
                             "left", gone.entry.get("repo", ""), gone.entry, gone.count
                         ),
                     )
+                if self.drafts is not None:
+                    await self.drafts.renew_fields()
+                    assert self.metrics is not None
+                    self.metrics.drafts.set(len(self.drafts.replicas))
                 self._heartbeats += 1
                 if self._heartbeats % SNAPSHOT_EVERY == 0:
                     await self._send_snapshots()

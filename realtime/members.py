@@ -30,6 +30,7 @@ class Member:
     joins: TokenBucket
     presence_writes: TokenBucket
     ops: TokenBucket
+    edits: TokenBucket
     # The last stream id the client saw, per project (lower-case name), from `auth.offsets`.
     offsets: dict[str, str] = field(default_factory=dict)
     projects: dict[int, Project] = field(default_factory=dict)
@@ -41,6 +42,8 @@ class Member:
     # Shown to other clients instead of the sid.
     connection_id: str = field(default_factory=lambda: secrets.token_urlsafe(9))
     warned_expiry: bool = False
+    # Until when (time.monotonic()) write access to each project was last confirmed.
+    writable: dict[int, float] = field(default_factory=dict)
     stalled_since: float | None = None  # time.monotonic() when its connection paused
 
     @property
@@ -67,4 +70,5 @@ def new_member(
         ),
         presence_writes=TokenBucket(settings.socket_presence_per_s, settings.socket_presence_per_s),
         ops=TokenBucket(settings.socket_ops_per_s, settings.socket_ops_per_s * 2),
+        edits=TokenBucket(settings.socket_edits_per_s, settings.socket_edits_per_s * 2),
     )

@@ -85,3 +85,25 @@ class RealtimeMetrics:
             "Sockets disconnected because their outgoing queue passed its bound",
             registry=registry,
         )
+        self.drafts = Gauge(
+            "hubbub_realtime_drafts", "Issue drafts loaded on this machine", registry=registry
+        )
+        self.draft_updates = Counter(
+            "hubbub_realtime_draft_updates_total",
+            "Draft updates made here and logged, by source (yjs, op, github)",
+            ["source"],
+            registry=registry,
+        )
+        self.draft_merges = Counter(
+            "hubbub_realtime_draft_merges_total",
+            "GitHub's issue compared with a draft's base: merged, or already current "
+            "(the echo of a save, or merged by another machine)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.draft_saves = Counter(
+            "hubbub_realtime_draft_saves_total",
+            "Saves to GitHub, by outcome",
+            ["outcome"],
+            registry=registry,
+        )

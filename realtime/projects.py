@@ -17,10 +17,11 @@ import time
 from typing import Any
 
 from proxy import GatewayRequest, parse_repo
+from realtime.drafts import protocol
 from realtime.hub import Hub
 from realtime.members import Member, Project
 from realtime.replies import Ack, acked, number_field, ok, payload, refused, text_field
-from realtime.rooms import issue_room, project_room
+from realtime.rooms import draft_room, issue_room, project_room
 from shared.errors import InvalidRequest, NotFound, RateLimited, UpstreamUnavailable
 from shared.events import Envelope
 from shared.events.bus import parse_stream_id
@@ -45,20 +46,20 @@ class Projects:
         ):
             hub.sio.on(event, acked(event, handler))
 
-    def _member(self, sid: str) -> Member:
+    def member(self, sid: str) -> Member:
         member = self.hub.members.get(sid)
         if member is None:
             raise InvalidRequest("this socket is not connected", code="not_connected")
         return member
 
-    def _spend_op(self, member: Member) -> None:
+    def spend_op(self, member: Member) -> None:
         """Events that change what a socket is in spend its operations budget."""
         if not member.ops.take():
             assert self.hub.metrics is not None
             self.hub.metrics.rate_limited.labels("op").inc()
             raise RateLimited("too many events; slow down", retry_after_s=1)
 
-    def _joined(self, member: Member, repo: str) -> Project:
+    def joined(self, member: Member, repo: str) -> Project:
         wanted = repo.lower()
         for project in member.projects.values():
             if project.full_name.lower() == wanted:
@@ -70,7 +71,7 @@ class Projects:
     async def join_project(self, sid: str, data: Any) -> Ack:
         hub = self.hub
         assert hub.metrics is not None and hub.presence is not None
-        member = self._member(sid)
+        member = self.member(sid)
         data = payload(data)
         repo = parse_repo(text_field(data, "repo"))
         offset = data.get("offset")
@@ -186,9 +187,9 @@ class Projects:
         return _upto(recent, bound), [], True
 
     async def leave_project(self, sid: str, data: Any) -> Ack:
-        member = self._member(sid)
-        project = self._joined(member, text_field(payload(data), "repo"))
-        self._spend_op(member)
+        member = self.member(sid)
+        project = self.joined(member, text_field(payload(data), "repo"))
+        self.spend_op(member)
         await self.hub.leave_project(member, project)
         return ok(repo=project.full_name)
 
@@ -199,9 +200,9 @@ class Projects:
         socket's rate, updates are coalesced: the last one is written when the budget
         allows. An op id makes a retried update apply once (a late retry of an old update
         must not undo a newer one)."""
-        member = self._member(sid)
+        member = self.member(sid)
         data = payload(data)
-        project = self._joined(member, text_field(data, "repo"))
+        project = self.joined(member, text_field(data, "repo"))
         issue = data.get("issue")
         if issue is not None:
             issue = number_field(data, "issue")
@@ -215,13 +216,11 @@ class Projects:
         if "op_id" in data:
             assert self.hub.ops is not None
             return await self.hub.ops.once(
-                member.user, data, lambda: self._apply_presence(member, project, update)
+                member.user, data, lambda: self.apply_presence(member, project, update)
             )
-        return await self._apply_presence(member, project, update)
+        return await self.apply_presence(member, project, update)
 
-    async def _apply_presence(
-        self, member: Member, project: Project, update: dict[str, Any]
-    ) -> Ack:
+    async def apply_presence(self, member: Member, project: Project, update: dict[str, Any]) -> Ack:
         hub = self.hub
         current = member.presence.get(project.id)
         if current is None:
@@ -259,14 +258,21 @@ class Projects:
     # --- issues ---------------------------------------------------------------------
 
     async def open_issue(self, sid: str, data: Any) -> Ack:
-        """`open_issue {repo, number}`: join the issue's room; the ack carries the issue as
-        the gateway serves it (cached, revalidated, with the caller's identity)."""
+        """`open_issue {repo, number, yjs?}`: join the issue's room and become an editor of
+        its draft (realtime/drafts). The ack carries the issue as the gateway serves it
+        (cached, revalidated, with the caller's identity) and the draft: its values and
+        version, and for a Yjs client (`yjs: true`) the y-sync step 1 and step 2 that
+        make its document current."""
         hub = self.hub
-        member = self._member(sid)
+        assert hub.drafts is not None
+        member = self.member(sid)
         data = payload(data)
-        project = self._joined(member, text_field(data, "repo"))
+        project = self.joined(member, text_field(data, "repo"))
         number = number_field(data, "number")
-        self._spend_op(member)
+        yjs = data.get("yjs", False)
+        if not isinstance(yjs, bool):
+            raise InvalidRequest("'yjs' must be true or false", code="invalid_payload")
+        self.spend_op(member)
         key = (project.id, number)
         if key not in member.issues and member.room_count >= hub.settings.socket_rooms_max:
             return refused("too_many_rooms", "close an issue or leave a project first")
@@ -284,26 +290,41 @@ class Projects:
             raise UpstreamUnavailable(f"GitHub answered {answer.status}", status=502)
         issue = json.loads(answer.body)
         headers = dict(answer.headers)
+        replica = await hub.drafts.open(member, project.id, project.full_name, issue)
+        fields = await hub.drafts.fields.holders(project.id, number)
         if hub.members.get(sid) is not member:
+            await hub.drafts.close(member, key)
             return refused("not_connected", "the socket disconnected while opening")
         member.issues.add(key)
-        hub.sio.manager.basic_enter_room(sid, "/", issue_room(project.id, number))
+        manager = hub.sio.manager
+        manager.basic_enter_room(sid, "/", issue_room(project.id, number))
+        manager.basic_leave_room(sid, "/", draft_room(project.id, number, "json" if yjs else "yjs"))
+        manager.basic_enter_room(sid, "/", draft_room(project.id, number, "yjs" if yjs else "json"))
+        sync: dict[str, bytes] = {}
+        if yjs:
+            doc = replica.draft.doc
+            sync = {
+                "sync_step1": protocol.step1(doc.get_state()),
+                "sync_step2": protocol.step2(doc.get_update()),
+            }
         return ok(
             repo=project.full_name,
             number=number,
             issue=issue,
             etag=headers.get("etag") or headers.get("ETag"),
             cache=answer.outcome.value,
+            draft=replica.state(),
+            fields=fields,
+            **sync,
         )
 
     async def close_issue(self, sid: str, data: Any) -> Ack:
-        member = self._member(sid)
+        member = self.member(sid)
         data = payload(data)
-        project = self._joined(member, text_field(data, "repo"))
+        project = self.joined(member, text_field(data, "repo"))
         number = number_field(data, "number")
-        self._spend_op(member)
-        member.issues.discard((project.id, number))
-        self.hub.sio.manager.basic_leave_room(sid, "/", issue_room(project.id, number))
+        self.spend_op(member)
+        await self.hub.close_issue(member, project.id, number)
         return ok(repo=project.full_name, number=number)
 
 

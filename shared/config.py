@@ -127,6 +127,7 @@ class Settings:
     socket_joins_per_min: int = 30
     socket_presence_per_s: int = 5  # presence writes; updates beyond are coalesced
     socket_ops_per_s: int = 10  # other mutations, with a burst of twice as many
+    socket_edits_per_s: int = 30  # draft updates and operations, with a burst of twice as many
     connect_limit: int = 30  # connects per caller window, per address and per user
     presence_ttl_s: int = 15  # a machine that stops heartbeating loses its presence after
     presence_roster_max: int = 100  # members listed per project; beyond, a count
@@ -301,6 +302,7 @@ ENVIRONMENT: dict[str, str] = {
     "socket_joins_per_min": "HUBBUB_SOCKET_JOINS_PER_MIN",
     "socket_presence_per_s": "HUBBUB_SOCKET_PRESENCE_PER_S",
     "socket_ops_per_s": "HUBBUB_SOCKET_OPS_PER_S",
+    "socket_edits_per_s": "HUBBUB_SOCKET_EDITS_PER_S",
     "connect_limit": "HUBBUB_CONNECT_LIMIT",
     "presence_ttl_s": "HUBBUB_PRESENCE_TTL_S",
     "presence_roster_max": "HUBBUB_PRESENCE_ROSTER_MAX",

@@ -30,6 +30,13 @@ def is_cacheable(request: GatewayRequest) -> bool:
     return request.is_read and request.path not in _UNCACHED_PATHS
 
 
+def wants_revalidation(request: GatewayRequest) -> bool:
+    """`Cache-Control: no-cache` from the caller: a fresh entry is not enough, GitHub must
+    confirm it (for free when it is unchanged). Realtime asks this right before it writes
+    an issue back to GitHub, which has no precondition on edits."""
+    return "no-cache" in request.headers.get("cache-control", "")
+
+
 def lookup_keys(request: GatewayRequest, keys: Keys, settings: Settings) -> tuple[str, list[str]]:
     """The cache key, and what the lookup reads: the entry and its scopes' versions."""
     key = request.cache_key or cache_key(request, settings.github_api_version)
@@ -60,8 +67,10 @@ class CacheLookup:
         entry = CacheEntry.decode(stored)
         stamp = stamp_of(versions)
         now = clock.now_ms()
-        if entry is not None and entry.is_fresh(
-            now, self.settings.fresh_s_for(request.path), stamp, self.settle_ms
+        if (
+            entry is not None
+            and not wants_revalidation(request)
+            and entry.is_fresh(now, self.settings.fresh_s_for(request.path), stamp, self.settle_ms)
         ):
             return entry.to_response(CacheOutcome.HIT, now)
         return await self.inner(

@@ -16,7 +16,7 @@ from proxy.cache_key import cache_key
 from proxy.hot_cache import HotCache
 from proxy.messages import CacheOutcome, GatewayRequest, GatewayResponse, Handler
 from proxy.scopes import stamp_scopes
-from proxy.stages.cache_lookup import is_cacheable
+from proxy.stages.cache_lookup import is_cacheable, wants_revalidation
 from shared.config import Settings
 
 _KEPT = frozenset({CacheOutcome.HIT, CacheOutcome.REVALIDATED, CacheOutcome.MISS})
@@ -43,7 +43,7 @@ class HotTier:
             return await self.inner(request)
         key = cache_key(request, self.settings.github_api_version)
         now = clock.now_ms()
-        hot = self.cache.get(key, now)
+        hot = None if wants_revalidation(request) else self.cache.get(key, now)
         if hot is not None:
             response = hot.entry.to_response(CacheOutcome.HIT, now)
             response.shaped = hot.shaped

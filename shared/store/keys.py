@@ -109,3 +109,24 @@ class Keys:
 
     def socket_op(self, user: str, op_id: str) -> str:
         return f"{self.prefix}op:{user}:{op_id}"
+
+    # Issue drafts (realtime/drafts/): the snapshot and base of each, its update log, who
+    # compacts it, who writes it to GitHub, who is editing which field, and the channel
+    # replicas on other machines hear updates on.
+    def draft(self, repository_id: int, number: int) -> str:
+        return f"{self.prefix}draft:{repository_id}:{number}"
+
+    def draft_log(self, repository_id: int, number: int) -> str:
+        return f"{self.prefix}draft:{repository_id}:{number}:log"
+
+    def draft_compactor(self, repository_id: int, number: int) -> str:
+        return f"{self.prefix}draft:{repository_id}:{number}:compactor"
+
+    def draft_writer(self, repository_id: int, number: int) -> str:
+        return f"{self.prefix}draft:{repository_id}:{number}:writer"
+
+    def draft_field(self, repository_id: int, number: int, field: str) -> str:
+        return f"{self.prefix}draft:{repository_id}:{number}:field:{field}"
+
+    def draft_channel(self) -> str:
+        return f"{self.prefix}drafts"

@@ -287,6 +287,34 @@ class FakeGitHub:
         repo.issues[issue.number] = issue
         return self._render().issue(repo, issue)
 
+    def edit_issue(self, owner: str, name: str, number: int, **fields: Any) -> dict[str, Any]:
+        """Change an issue as someone on github.com would (title, body, labels, assignees,
+        state, milestone) and return its JSON; `updated_at` moves."""
+        repo = self._repo(owner, name)
+        issue = repo.issues[number]
+        if "title" in fields:
+            issue.title = fields["title"]
+        if "body" in fields:
+            issue.body = fields["body"]
+        if "labels" in fields:
+            issue.labels = self._labels(repo, fields["labels"])
+        if "assignees" in fields:
+            issue.assignees = list(fields["assignees"])
+        if "milestone" in fields:
+            issue.milestone = fields["milestone"]
+        if "state" in fields:
+            self._set_state(issue, fields["state"], fields.get("state_reason"))
+        issue.updated_at = self._tick()
+        return self._render().issue(repo, issue)
+
+    def add_milestone(self, owner: str, name: str, number: int, title: str) -> None:
+        self._repo(owner, name).milestones[number] = title
+
+    def issue(self, owner: str, name: str, number: int) -> dict[str, Any]:
+        """An issue's JSON as GitHub holds it now (no request is counted)."""
+        repo = self._repo(owner, name)
+        return self._render().issue(repo, repo.issues[number])
+
     def add_document(self, path: str, payload: Any) -> None:
         """Serve `payload` at an exact API path (GET, with ETags) to anyone: for endpoints
         the fake does not model, whose contents a test does not care about."""
@@ -751,7 +779,7 @@ class FakeGitHub:
                 if issue is None:
                     return _not_found()
                 if method == "PATCH":
-                    return self._edit_issue(request, render, repo, issue)
+                    return self._edit_issue(request, render, repo, issue, login or "ghost")
                 return _Reply(
                     200,
                     render.issue(repo, issue),
@@ -820,20 +848,44 @@ class FakeGitHub:
         return _Reply(201, shown, [("location", shown["url"])])
 
     def _edit_issue(
-        self, request: RecordedRequest, render: Render, repo: FakeRepo, issue: FakeIssue
+        self,
+        request: RecordedRequest,
+        render: Render,
+        repo: FakeRepo,
+        issue: FakeIssue,
+        login: str,
     ) -> _Reply:
+        """As GitHub: the author may edit their issue's title and body; everything else,
+        and other people's issues, needs push access. Too long a title or body, an unknown
+        milestone or state is a 422; assignees who cannot be assigned are dropped."""
         document = _json_body(request)
         if not isinstance(document, dict):
             return _error(400, "Problems parsing JSON")
+        pushes = self._permissions(repo, login)["push"]
+        if not pushes and (issue.author != login or set(document) - {"title", "body"}):
+            return _error(403, "Must have push access to edit this issue.")
         state = document.get("state", issue.state)
         if state not in ("open", "closed"):
             return _validation_failed("Issue", "state", "invalid")
-        if isinstance(document.get("title"), str):
-            issue.title = document["title"]
+        title = document.get("title")
+        if title is not None and (not isinstance(title, str) or not 0 < len(title) <= 256):
+            return _validation_failed("Issue", "title", "invalid")
+        body = document.get("body")
+        if isinstance(body, str) and len(body) > 65_536:
+            return _validation_failed("Issue", "body", "too_long")
+        milestone = document.get("milestone", issue.milestone)
+        if milestone is not None and milestone not in repo.milestones:
+            return _validation_failed("Issue", "milestone", "invalid")
+        if isinstance(title, str):
+            issue.title = title
         if "body" in document:
-            issue.body = str(document["body"] or "")
+            issue.body = str(body or "")
         if "labels" in document:
             issue.labels = self._labels(repo, _label_names(document["labels"]))
+        if isinstance(document.get("assignees"), list):
+            assignable = repo.writers | {repo.owner}
+            issue.assignees = [a for a in document["assignees"] if a in assignable]
+        issue.milestone = milestone
         self._set_state(issue, state, document.get("state_reason"))
         issue.updated_at = self._tick()
         return _Reply(200, render.issue(repo, issue))

@@ -46,6 +46,8 @@ class FakeIssue:
     closed_at: int | None = None
     state_reason: str | None = None
     comments: list[FakeComment] = field(default_factory=list)
+    assignees: list[str] = field(default_factory=list)
+    milestone: int | None = None
 
 
 @dataclass
@@ -62,6 +64,7 @@ class FakeRepo:
     issues: dict[int, FakeIssue] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)  # name -> label id, in order made
     refs: dict[str, str] = field(default_factory=dict)  # "heads/main" -> sha
+    milestones: dict[int, str] = field(default_factory=dict)  # number -> title
 
     @property
     def full_name(self) -> str:
@@ -255,9 +258,9 @@ class Render:
             **self._body(issue.body),
             "user": self.user(issue.author),
             "labels": [self.label(repo, name) for name in issue.labels],
-            "assignee": None,
-            "assignees": [],
-            "milestone": None,
+            "assignee": self.user(issue.assignees[0]) if issue.assignees else None,
+            "assignees": [self.user(login) for login in issue.assignees],
+            "milestone": self.milestone(repo, issue.milestone),
             "locked": False,
             "active_lock_reason": None,
             "comments": len(issue.comments),
@@ -274,6 +277,16 @@ class Render:
                 ),
             },
             "timeline_url": f"{url}/timeline",
+        }
+
+    def milestone(self, repo: FakeRepo, number: int | None) -> dict[str, Any] | None:
+        if number is None or number not in repo.milestones:
+            return None
+        return {
+            "url": f"{self.api}/repos/{repo.full_name}/milestones/{number}",
+            "number": number,
+            "title": repo.milestones[number],
+            "state": "open",
         }
 
     def comment(self, repo: FakeRepo, issue: FakeIssue, comment: FakeComment) -> dict[str, Any]:

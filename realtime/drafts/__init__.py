@@ -1,0 +1,1 @@
+"""Issue drafts: shared Yjs documents that people and agents edit together (design §7)."""

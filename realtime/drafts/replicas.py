@@ -1,0 +1,465 @@
+"""The drafts open on this machine: one replica per issue someone here is editing.
+
+A replica is built from the Store (snapshot + log) on first open, and from then on
+applies three kinds of update: its own sockets' (applied, logged, announced, fanned out
+to the others here), other machines' (heard on the replicas' channel, fanned out here),
+and GitHub's (a webhook or a save found the issue changed: merged as edits by "github",
+see document.py). Yjs merges are commutative and idempotent, so replicas that heard the
+same updates in any order hold the same document; one that may have missed some (its
+subscription dropped) reads the log since the last id it applied, and is whole again.
+
+A replica whose last editor here left is compacted and dropped after IDLE_S: every
+acknowledged update is already in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Doc
+
+from proxy import GatewayRequest
+from realtime.drafts import protocol
+from realtime.drafts.document import Draft, IssueValues
+from realtime.drafts.leases import FieldLeases, WriterLease
+from realtime.drafts.storage import Announcement, DraftStorage, newer
+from realtime.rooms import draft_room, issue_room
+from shared.errors import StoreError
+from shared.events import Envelope
+from shared.identity import Identity
+from shared.store import SubscribingStore
+
+if TYPE_CHECKING:
+    from realtime.hub import Hub
+    from realtime.members import Member
+
+log = logging.getLogger("hubbub.realtime")
+
+IDLE_S = 10.0
+# `draft_changed` goes out at most this often per draft: typing is many small updates.
+CHANGED_EVERY_S = 0.05
+# Appends on this machine after which it folds the log into the snapshot.
+COMPACT_EVERY = 200
+_RESUBSCRIBE_S = 1.0
+# Webhook events after which GitHub's issue may differ from a draft's base.
+ISSUE_EVENTS = frozenset({"github.issues"})
+
+Key = tuple[int, int]
+
+
+@dataclass
+class Replica:
+    repository_id: int
+    number: int
+    full_name: str
+    draft: Draft
+    last_id: str  # the newest log entry applied here
+    editors: dict[str, Identity] = field(default_factory=dict)  # sid -> who
+    awareness: dict[str, dict[int, int]] = field(default_factory=dict)  # sid -> client -> clock
+    focus: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # sid -> field
+    appended: int = 0
+    changed: asyncio.TimerHandle | None = None
+    unload: asyncio.TimerHandle | None = None
+    refreshing: bool = False
+    refresh_again: bool = False
+
+    @property
+    def key(self) -> Key:
+        return (self.repository_id, self.number)
+
+    @property
+    def version(self) -> str:
+        return self.last_id
+
+    def state(self) -> dict[str, Any]:
+        """What a JSON client sees: the values and the version they are at."""
+        return {
+            "repo": self.full_name,
+            "number": self.number,
+            "version": self.version,
+            "base_updated_at": self.draft.base_updated_at,
+            **self.draft.values().to_dict(),
+        }
+
+
+def fork_client_id(repository_id: int, number: int, base_at: str, updated_at: str) -> int:
+    """GitHub's edits from one base to one version are always made by the same Yjs client
+    with the same clocks: a merge repeated after a crash (before its base was recorded)
+    makes the very same items, which Yjs applies once."""
+    digest = hashlib.sha256(f"{repository_id}:{number}:{base_at}:{updated_at}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & (2**53 - 1)
+
+
+class Drafts:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        gateway = hub.gateway()
+        self.store = gateway.store
+        self.keys = gateway.keys
+        self.storage = DraftStorage(self.store, self.keys, hub.machine_id)
+        self.fields = FieldLeases(self.store, self.keys)
+        self.replicas: dict[Key, Replica] = {}
+        self._loading: dict[Key, asyncio.Future[Replica]] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self.subscribed = False
+
+    async def start(self) -> None:
+        if isinstance(self.store, SubscribingStore):
+            ready = asyncio.Event()
+            self._listener = asyncio.create_task(self._listen(self.store, ready), name="drafts")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    await ready.wait()
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        for replica in self.replicas.values():
+            for timer in (replica.changed, replica.unload):
+                if timer is not None:
+                    timer.cancel()
+
+    # --- opening and closing ----------------------------------------------------------
+
+    async def open(
+        self, member: Member, repository_id: int, full_name: str, issue: dict[str, Any]
+    ) -> Replica:
+        """The issue's replica here, loaded (or created from `issue`, GitHub's JSON as the
+        opener just read it) if need be; the member is one of its editors."""
+        number = int(issue["number"])
+        key = (repository_id, number)
+        replica = self.replicas.get(key)
+        if replica is None:
+            loading = self._loading.get(key)
+            if loading is None:
+                loading = asyncio.get_running_loop().create_future()
+                self._loading[key] = loading
+                try:
+                    replica = await self._load(repository_id, number, full_name, issue)
+                    self.replicas[key] = replica
+                    loading.set_result(replica)
+                except BaseException as error:
+                    loading.set_exception(error)
+                    loading.exception()  # retrieved: waiters re-raise it
+                    raise
+                finally:
+                    del self._loading[key]
+            else:
+                replica = await asyncio.shield(loading)
+        replica.full_name = full_name
+        replica.editors[member.sid] = member.identity
+        if replica.unload is not None:
+            replica.unload.cancel()
+            replica.unload = None
+        updated_at = issue.get("updated_at")
+        base = replica.draft.base_updated_at
+        if isinstance(updated_at, str) and (base is None or updated_at > base):
+            # GitHub moved on while nobody had the draft open (or the webhook was missed).
+            self.hub.background(self.merge_github(replica, issue))
+        return replica
+
+    async def _load(
+        self, repository_id: int, number: int, full_name: str, issue: dict[str, Any]
+    ) -> Replica:
+        stored = await self.storage.load(repository_id, number)
+        if stored is None:
+            updated_at = str(issue.get("updated_at") or "")
+            seed = Draft.seeded(IssueValues.from_github(issue), updated_at)
+            if await self.storage.create(repository_id, number, seed.state(), updated_at):
+                return Replica(repository_id, number, full_name, seed, "0-0")
+            stored = await self.storage.load(repository_id, number)
+            if stored is None:
+                raise StoreError("a new draft vanished as it was created")
+        draft = Draft.from_updates(stored.snapshot, *(update for _, update in stored.log))
+        return Replica(repository_id, number, full_name, draft, stored.last_id)
+
+    async def close(self, member: Member, key: Key) -> None:
+        """The member stops editing: its awareness and field lease go, and the replica
+        is unloaded later if nobody here edits it any more."""
+        replica = self.replicas.get(key)
+        if replica is None or member.sid not in replica.editors:
+            return
+        del replica.editors[member.sid]
+        await self._forget_awareness(replica, member.sid)
+        focus = replica.focus.pop(member.sid, None)
+        if focus is not None:
+            with contextlib.suppress(StoreError):
+                await self.fields.release(*key, *focus)
+                await self._announce_field(replica, focus[0])
+        if not replica.editors and replica.unload is None:
+            replica.unload = self.hub.later(IDLE_S, lambda: self._unload(key))
+
+    async def close_all(self, member: Member) -> None:
+        for key in [k for k, r in self.replicas.items() if member.sid in r.editors]:
+            await self.close(member, key)
+
+    async def _unload(self, key: Key) -> None:
+        replica = self.replicas.get(key)
+        if replica is None or replica.editors:
+            return
+        replica.unload = None
+        try:
+            await self.storage.compact(*key)
+        except StoreError:
+            log.warning("a draft could not be compacted before unloading; its log stays")
+        if not replica.editors and self.replicas.get(key) is replica:
+            if replica.changed is not None:
+                replica.changed.cancel()
+            del self.replicas[key]
+
+    # --- updates ----------------------------------------------------------------------
+
+    async def apply(self, replica: Replica, change: bytes | None, *, sid: str | None = None) -> str:
+        """A change made here (a socket's update, a JSON operation, GitHub's edits): sent
+        to this machine's other editors at once, then logged and announced. Answers the
+        draft's version once the change is safe in the Store."""
+        if change is None:
+            return replica.version
+        await self._fan_out(replica, change, skip=sid)
+        entry_id = await self.storage.append(replica.repository_id, replica.number, change)
+        if newer(entry_id, replica.last_id):
+            replica.last_id = entry_id
+        self._changed(replica)
+        replica.appended += 1
+        if replica.appended >= COMPACT_EVERY:
+            replica.appended = 0
+            self.hub.background(self._compact(replica.key))
+        return entry_id
+
+    async def _compact(self, key: Key) -> None:
+        try:
+            await self.storage.compact(*key)
+        except StoreError:
+            log.warning("draft compaction failed; the next one folds more")
+
+    async def _fan_out(self, replica: Replica, change: bytes, *, skip: str | None = None) -> None:
+        message = protocol.update(change)
+        await self.hub.sio.emit(
+            "draft:sync",
+            {"repo": replica.full_name, "number": replica.number, "message": message},
+            room=draft_room(replica.repository_id, replica.number, "yjs"),
+            skip_sid=skip,
+            ignore_queue=True,
+        )
+
+    def _changed(self, replica: Replica) -> None:
+        if replica.changed is None:
+            replica.changed = self.hub.later(CHANGED_EVERY_S, lambda: self._send_changed(replica))
+
+    async def _send_changed(self, replica: Replica) -> None:
+        replica.changed = None
+        await self.hub.sio.emit(
+            "draft_changed",
+            replica.state(),
+            room=draft_room(replica.repository_id, replica.number, "json"),
+            ignore_queue=True,
+        )
+
+    def _hear(self, message: str) -> None:
+        heard = Announcement.parse(message)
+        if heard is None or heard.machine_id == self.hub.machine_id:
+            return
+        replica = self.replicas.get((heard.repository_id, heard.number))
+        if replica is None:
+            return
+        change = replica.draft.apply(heard.update)
+        if newer(heard.id, replica.last_id):
+            replica.last_id = heard.id
+        if change is not None:
+            self.hub.background(self._fan_out(replica, change))
+            self._changed(replica)
+
+    async def _listen(self, store: SubscribingStore, ready: asyncio.Event) -> None:
+        channel = self.keys.draft_channel()
+        while True:
+            try:
+                async with store.subscribe(channel) as messages:
+                    self.subscribed = True
+                    ready.set()
+                    await self._heal()
+                    async for _, message in messages:
+                        self._hear(message)
+            except StoreError:
+                log.warning("draft channel lost; replicas heal from the log when it is back")
+            except Exception:
+                log.exception("draft channel listener failed; restarting it")
+            finally:
+                self.subscribed = False
+            ready.set()
+            await asyncio.sleep(_RESUBSCRIBE_S)
+
+    async def _heal(self) -> None:
+        """Whatever was announced while this machine was not listening is in the log."""
+        for replica in list(self.replicas.values()):
+            missed = await self.storage.since(
+                replica.repository_id, replica.number, replica.last_id
+            )
+            if missed is None:
+                continue
+            updates = [missed.snapshot, *(update for _, update in missed.log)]
+            for update in updates:
+                if update:
+                    change = replica.draft.apply(update)
+                    if change is not None:
+                        await self._fan_out(replica, change)
+                        self._changed(replica)
+            if newer(missed.last_id, replica.last_id):
+                replica.last_id = missed.last_id
+
+    # --- GitHub's side ----------------------------------------------------------------
+
+    def on_event(self, envelope: Envelope) -> None:
+        """A webhook about an issue whose draft is open here: GitHub's issue may have moved
+        past the draft's base; read it (the webhook made the cache revalidate) and merge."""
+        if envelope.type not in ISSUE_EVENTS:
+            return
+        repository, subject = envelope.repository, envelope.subject
+        if repository is None or subject is None or subject.number is None:
+            return
+        replica = self.replicas.get((repository.id, subject.number))
+        if replica is None:
+            return
+        if replica.refreshing:
+            replica.refresh_again = True
+            return
+        replica.refreshing = True
+        self.hub.background(self._refresh(replica))
+
+    async def _refresh(self, replica: Replica) -> None:
+        try:
+            while True:
+                replica.refresh_again = False
+                identity = next(iter(replica.editors.values()), None)
+                if identity is None:
+                    return
+                issue = await self.read_issue(identity, replica)
+                if issue is not None:
+                    await self.merge_github(replica, issue)
+                if not replica.refresh_again:
+                    return
+        except Exception:
+            log.exception("merging GitHub's change into a draft failed")
+        finally:
+            replica.refreshing = False
+
+    async def read_issue(self, identity: Identity, replica: Replica) -> dict[str, Any] | None:
+        """GitHub's issue now, asked with `identity` and confirmed with GitHub (free when
+        unchanged); None if GitHub would not say."""
+        answer = await self.hub.gateway()(
+            GatewayRequest(
+                method="GET",
+                path=f"/repos/{replica.full_name}/issues/{replica.number}",
+                query="",
+                identity=identity,
+                headers={"cache-control": "no-cache"},
+            )
+        )
+        if answer.status != 200:
+            return None
+        issue = json.loads(answer.body)
+        return issue if isinstance(issue, dict) else None
+
+    async def merge_github(
+        self, replica: Replica, issue: dict[str, Any], *, lease_held: bool = False
+    ) -> bool:
+        """Make GitHub's `issue` part of the draft, once across the fleet: under the
+        writer lease, and only if it is newer than the base recorded in the Store (the
+        echo of a save made here is not: the save recorded it as the base)."""
+        updated_at = issue.get("updated_at")
+        if not isinstance(updated_at, str):
+            return False
+        if lease_held:
+            return await self._merge(replica, issue, updated_at)
+        try:
+            async with WriterLease(self.store, self.keys, *replica.key, wait_s=10):
+                return await self._merge(replica, issue, updated_at)
+        except TimeoutError:
+            log.warning("a draft's writer lease stayed taken; GitHub's change merges later")
+            return False
+
+    async def _merge(self, replica: Replica, issue: dict[str, Any], updated_at: str) -> bool:
+        metrics = self.hub.metrics
+        stored = await self.storage.load(*replica.key)
+        if stored is None or not updated_at > stored.base_at:
+            if metrics is not None:
+                metrics.draft_merges.labels("current").inc()
+            return False
+        fork = Draft(Doc(client_id=fork_client_id(*replica.key, stored.base_at, updated_at)))
+        fork.apply(stored.base)
+        change = fork.github_changes(IssueValues.from_github(issue), updated_at)
+        if change is not None:
+            replica.draft.apply(change)
+            await self.apply(replica, change)
+        await self.storage.set_base(*replica.key, fork.state(), updated_at)
+        if metrics is not None:
+            metrics.draft_merges.labels("merged").inc()
+        return True
+
+    # --- who is editing what ------------------------------------------------------------
+
+    async def focus(self, member: Member, replica: Replica, field: str | None) -> dict[str, Any]:
+        """The member's cursor is in `field` now (None: nowhere). Answers who holds each
+        field's lease."""
+        key = replica.key
+        previous = replica.focus.pop(member.sid, None)
+        if previous is not None and previous[0] != field:
+            await self.fields.release(*key, *previous)
+            await self._announce_field(replica, previous[0])
+        if field is not None:
+            holder = {"id": member.connection_id, "login": member.identity.login}
+            replica.focus[member.sid] = (field, holder)
+            await self.fields.take(*key, field, holder)
+            await self._announce_field(replica, field)
+        return await self.fields.holders(*key)
+
+    async def _announce_field(self, replica: Replica, field: str) -> None:
+        """To the issue's room on every machine: who holds `field` now (None: nobody)."""
+        holders = await self.fields.holders(*replica.key)
+        await self.hub.sio.emit(
+            "draft_field",
+            {
+                "repo": replica.full_name,
+                "number": replica.number,
+                "field": field,
+                "holder": holders.get(field),
+            },
+            room=issue_room(replica.repository_id, replica.number),
+        )
+
+    async def renew_fields(self) -> None:
+        """Keep this machine's field leases while their holders are here."""
+        for replica in list(self.replicas.values()):
+            for field_name, holder in list(replica.focus.values()):
+                with contextlib.suppress(StoreError):
+                    await self.fields.renew(*replica.key, field_name, holder)
+
+    async def _forget_awareness(self, replica: Replica, sid: str) -> None:
+        clients = replica.awareness.pop(sid, None)
+        if clients:
+            await self.hub.sio.emit(
+                "draft:awareness",
+                {
+                    "repo": replica.full_name,
+                    "number": replica.number,
+                    "message": protocol.awareness_removal(clients),
+                },
+                room=draft_room(replica.repository_id, replica.number, "yjs"),
+            )
+
+    def note_awareness(self, replica: Replica, sid: str, message: bytes) -> None:
+        """Remember which awareness clients a socket speaks for, to retire them when it
+        leaves without saying so."""
+        clients = replica.awareness.setdefault(sid, {})
+        for client_id, clock, present in protocol.awareness_entries(message):
+            if present:
+                clients[client_id] = clock
+            else:
+                clients.pop(client_id, None)
