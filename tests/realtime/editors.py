@@ -40,7 +40,7 @@ class YjsEditor:
     async def _hear(self, data: dict[str, Any]) -> None:
         if data.get("number") != self.number or self.deaf:
             return
-        kind, payload = protocol.read_sync(data["message"])
+        _kind, payload = protocol.read_sync(data["message"])
         self._apply(payload)
         async with self._heard:
             self._heard.notify_all()

@@ -89,7 +89,7 @@ async def test_readers_may_open_but_not_edit_or_focus_a_field_into_the_text(live
         "draft:sync", {"repo": REPO, "number": 1, "message": protocol.update(change)}
     )
     assert answer["error"]["code"] == "forbidden"
-    bob, opened_again = await opened(live, TOKEN_B)
+    _bob, opened_again = await opened(live, TOKEN_B)
     assert opened_again["draft"]["title"] == "First"
     assert opened_again["draft"]["body"] == ""
 
@@ -188,7 +188,7 @@ async def test_a_yjs_update_past_githubs_limit_is_refused(live: Live) -> None:
         "draft:sync", {"repo": REPO, "number": 1, "message": protocol.update(change)}
     )
     assert answer["error"]["code"] == "draft_too_large"
-    carol, opened_after = await opened(live, TOKEN_C)
+    _carol, opened_after = await opened(live, TOKEN_C)
     assert opened_after["draft"]["body"] == ""
 
 
@@ -200,12 +200,14 @@ async def test_field_leases_show_who_is_editing_and_never_block(live: Live) -> N
     focus = await alice.call("draft_focus", {"repo": REPO, "number": 1, "field": "body"})
     assert focus["ok"] and focus["fields"]["body"]["login"] == "alice"
     await bob.wait_for(
-        "draft_field", lambda d: d["field"] == "body" and (d["holder"] or {}).get("login") == "alice"
+        "draft_field",
+        lambda d: d["field"] == "body" and (d["holder"] or {}).get("login") == "alice",
     )
     await bob.wait_for(
         "presence",
-        lambda d: (d.get("member") or {}).get("login") == "alice"
-        and d["member"]["field"] == "body",
+        lambda d: (
+            (d.get("member") or {}).get("login") == "alice" and d["member"]["field"] == "body"
+        ),
     )
     # Bob focuses the same field: Alice still holds it, and Bob's edit goes through.
     second = await bob.call("draft_focus", {"repo": REPO, "number": 1, "field": "body"})
