@@ -21,6 +21,7 @@ from realtime.drafts.document import IssueValues
 from realtime.drafts.leases import WriterLease
 from realtime.replies import Ack, ok, refused
 from realtime.rooms import issue_room
+from shared.errors import RateLimited
 from shared.events import Envelope
 from shared.events.envelope import Repository, Subject
 
@@ -37,6 +38,13 @@ async def save_issue(drafts: Drafts, member: Member, replica: Replica) -> Ack:
     try:
         async with WriterLease(drafts.store, drafts.keys, *replica.key, wait_s=SAVE_WAIT_S):
             answer = await _write(drafts, member, replica)
+    except RateLimited as error:
+        # The gateway's own protection of the saver's budget (or of GitHub's).
+        answer = refused(
+            "rate_limited",
+            f"{error.message}; the draft is kept, save again later",
+            retry_after_ms=int(error.retry_after_s * 1000),
+        )
     except TimeoutError:
         answer = refused(
             "save_in_progress",
