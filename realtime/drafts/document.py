@@ -18,6 +18,7 @@ from typing import Any
 
 from pycrdt import Doc, Map, Text, merge_updates
 
+from realtime.drafts.updates import Needs, needs, state_of
 from shared.errors import InvalidRequest
 
 # GitHub's own limits on an issue (it answers 422 beyond them).
@@ -28,6 +29,8 @@ ASSIGNEES_MAX = 10
 NAME_MAX = 100  # a label or a login
 STATES = ("open", "closed")
 STATE_REASONS = ("completed", "not_planned", "reopened", "duplicate")
+# Updates held for a missing dependency, at most.
+WAITING_MAX = 1000
 
 
 class DraftTooLarge(InvalidRequest):
@@ -118,13 +121,16 @@ class Draft:
         # nothing new changes nothing and records nothing.
         self._changes: list[bytes] = []
         self.doc.observe(lambda event: self._changes.append(event.update))
+        # Peers' updates that arrived before one they depend on (see updates.py).
+        self._waiting: list[tuple[bytes, Needs]] = []
 
     @classmethod
     def from_updates(cls, *updates: bytes) -> Draft:
         draft = cls()
-        for update in updates:
-            if update:
-                draft.doc.apply_update(update)
+        present = [update for update in updates if update]
+        if present:
+            # Merged first: merging takes updates in any order, applying does not.
+            draft.apply(present[0] if len(present) == 1 else merge_updates(*present))
         draft._changes.clear()
         return draft
 
@@ -187,9 +193,30 @@ class Draft:
     # --- changing -------------------------------------------------------------------
 
     def apply(self, update: bytes) -> bytes | None:
-        """Apply a peer's update; the part of it that was new here, or None."""
-        self.doc.apply_update(update)
+        """Apply a peer's update, or hold it until what it depends on has arrived; what
+        became new here (this update, and any held ones it let through), or None.
+        MalformedUpdate if it is not a v1 update."""
+        self._waiting.append((update, needs(update)))
+        self._release()
         return self._taken()
+
+    def holds(self, update: bytes) -> bool:
+        """Whether `update` is held, waiting for an update it depends on."""
+        return any(waiting is update for waiting, _ in self._waiting)
+
+    def _release(self) -> None:
+        released = True
+        while released and self._waiting:
+            released = False
+            state = state_of(self.doc.get_state())
+            for entry in self._waiting:
+                if entry[1].met_by(state):
+                    self._waiting.remove(entry)
+                    self.doc.apply_update(entry[0])
+                    released = True
+                    break
+        # A gap that never fills (its sender is gone) heals by sync, not by waiting.
+        del self._waiting[:-WAITING_MAX]
 
     def _taken(self) -> bytes | None:
         changes, self._changes = self._changes, []

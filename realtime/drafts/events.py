@@ -113,8 +113,11 @@ class DraftEvents:
             return refused("draft_too_large", "the draft would exceed GitHub's limits for an issue")
         try:
             change = replica.draft.apply(body)
-        except Exception:  # Yrs: a malformed update
+        except Exception:  # MalformedUpdate, or Yrs refusing what it cannot decode
             raise InvalidRequest("the update is malformed", code="invalid_message") from None
+        if change is None and replica.draft.holds(body):
+            # Ahead of an update it depends on: logged now, applied once that arrives.
+            return ok(version=await self.drafts.log(replica, body), held=True)
         if change is not None and self.hub.metrics is not None:
             self.hub.metrics.draft_updates.labels("yjs").inc()
         return ok(version=await self.drafts.apply(replica, change, sid=sid))

@@ -224,14 +224,19 @@ class Drafts:
         if change is None:
             return replica.version
         await self._fan_out(replica, change, skip=sid)
-        entry_id = await self.storage.append(replica.repository_id, replica.number, change)
-        if newer(entry_id, replica.last_id):
-            replica.last_id = entry_id
+        entry_id = await self.log(replica, change)
         self._changed(replica)
         replica.appended += 1
         if replica.appended >= COMPACT_EVERY:
             replica.appended = 0
             self.hub.background(self._compact(replica.key))
+        return entry_id
+
+    async def log(self, replica: Replica, update: bytes) -> str:
+        """Log and announce an update; its stream id."""
+        entry_id = await self.storage.append(replica.repository_id, replica.number, update)
+        if newer(entry_id, replica.last_id):
+            replica.last_id = entry_id
         return entry_id
 
     async def _compact(self, key: Key) -> None:
@@ -270,7 +275,11 @@ class Drafts:
         replica = self.replicas.get((heard.repository_id, heard.number))
         if replica is None:
             return
-        change = replica.draft.apply(heard.update)
+        try:
+            change = replica.draft.apply(heard.update)
+        except ValueError:
+            log.warning("ignoring a malformed draft update from machine %s", heard.machine_id)
+            return
         if newer(heard.id, replica.last_id):
             replica.last_id = heard.id
         if change is not None:
