@@ -3,6 +3,8 @@
     live            a running server (in this process, on a free port) and its fake GitHub
     live.connect    a connected `socketio.AsyncClient` that records what it receives
     live.deliver    a webhook delivery, signed as GitHub signs it, POSTed to the server
+    run_js          a script of tests/js (the official socket.io-client, yjs) under node
+    fleet           `hubbub serve` processes on one real Redis, and clients of each
 
 The server is the real app (`realtime.app.create_app`) under uvicorn with websockets, on
 the embedded store unless a test asks for Redis.
@@ -11,11 +13,16 @@ the embedded store unless a test asks for Redis.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 import pytest_asyncio
 import socketio
 from starlette.datastructures import Secret
@@ -32,6 +39,9 @@ from tests.fakes.github import FakeGitHub, FakeRepo
 from tests.fakes.serving import serve
 from tests.proxy.conftest import API, TOKEN_A, TOKEN_B, gateway_settings
 from tests.webhooks.conftest import signed
+
+if TYPE_CHECKING:
+    from tests.realtime.fleet import Machine
 
 TOKEN_C = "ghp_carolCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC"
 WEBHOOK_SECRET = "realtime-test-secret"
@@ -233,3 +243,130 @@ async def make_live() -> AsyncIterator[LiveFactory]:
 @pytest_asyncio.fixture
 async def live(make_live: LiveFactory) -> Live:
     return await make_live()
+
+
+# --- JavaScript clients (tests/js, run with node) -----------------------------------
+
+JS_DIR = Path(__file__).parents[1] / "js"
+
+
+def node_binary() -> str:
+    """node's path; skips the test (fails it under CI) when node or the client is missing."""
+    node = shutil.which("node")
+    if node is None:
+        reason = "node is not on PATH"
+    elif not all((JS_DIR / "node_modules" / name).is_dir() for name in ("socket.io-client", "yjs")):
+        reason = "tests/js/node_modules is missing (run: npm ci --prefix tests/js)"
+    else:
+        return node
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run the JavaScript client tests")
+    pytest.skip(reason)
+
+
+class JsClient:
+    """tests/js/client.mjs running in node; its stdout is one JSON object per line."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.last: dict[str, Any] = {}  # the line `expect` or `until` last read
+
+    async def expect(self, key: str) -> Any:
+        """The next line, which must be `{key: value}`; its value."""
+        raw = await asyncio.wait_for(self.process.stdout.readline(), TIMEOUT)
+        if not raw:
+            stderr = await self.process.stderr.read()
+            raise AssertionError(f"node exited before {key!r}: {stderr.decode()}")
+        line = json.loads(raw)
+        assert key in line, line
+        self.last = line
+        return line[key]
+
+    async def until(self, key: str) -> Any:
+        """Skips lines up to the first with `key`; its value."""
+        while True:
+            raw = await asyncio.wait_for(self.process.stdout.readline(), TIMEOUT)
+            if not raw:
+                stderr = await self.process.stderr.read()
+                raise AssertionError(f"node exited before {key!r}: {stderr.decode()}")
+            line = json.loads(raw)
+            if key in line:
+                self.last = line
+                return line[key]
+
+    async def exit_code(self) -> int:
+        return await asyncio.wait_for(self.process.wait(), TIMEOUT)
+
+
+RunJs = Callable[..., Awaitable[JsClient]]
+
+
+@pytest_asyncio.fixture
+async def run_js() -> AsyncIterator[RunJs]:
+    node = node_binary()
+    processes: list[asyncio.subprocess.Process] = []
+
+    async def run(config: dict[str, Any], script: str = "client.mjs") -> JsClient:
+        """Run a script of tests/js with `config`."""
+        process = await asyncio.create_subprocess_exec(
+            node,
+            str(JS_DIR / script),
+            json.dumps(config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        processes.append(process)
+        return JsClient(process)
+
+    yield run
+    for process in processes:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+# --- fleets: `hubbub serve` processes on one Redis (tests/realtime/fleet.py) -----------
+
+
+class Fleet:
+    def __init__(self, github: FakeGitHub, github_url: str, stack: AsyncExitStack) -> None:
+        self.github = github
+        self.github_url = github_url
+        self.stack = stack
+        self.repo = github.repos["octo/hello"]
+
+    async def machine(self, name: str, redis_url: str, **environ: str) -> Machine:
+        from tests.realtime.fleet import Machine  # it reads this module's webhook secret
+
+        machine = Machine(name, redis_url, self.github_url, **environ)
+        self.stack.callback(machine.stop)
+        return await machine.start()
+
+    async def client(self, machine: Machine, token: str, **options: Any) -> Client:
+        client = await open_client(machine.url, token, **options)
+        self.stack.push_async_callback(client.close)
+        assert client.sio.connected, client.refusal
+        return client
+
+    async def issue_event(self, machine: Machine, number: int, title: str) -> str:
+        async with httpx.AsyncClient(base_url=machine.url) as http:
+            payload = issue_payload(self.repo, number, "edited", title)
+            return str((await deliver(http, "issues", payload)).json()["id"])
+
+
+@pytest_asyncio.fixture
+async def fleet() -> AsyncIterator[Fleet]:
+    github = FakeGitHub()
+    github.add_user(TOKEN_A, "alice")
+    github.add_user(TOKEN_B, "bob")
+    github.add_user(TOKEN_C, "carol")
+    github.add_repo("octo", "hello")
+    async with AsyncExitStack() as stack:
+        url = await stack.enter_async_context(serve(github.app))
+        yield Fleet(github, url, stack)
+
+
+async def join(client: Client) -> dict[str, Any]:
+    answer = await client.call("join_project", {"repo": "octo/hello"})
+    assert answer["ok"], answer
+    return answer

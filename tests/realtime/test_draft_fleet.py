@@ -17,9 +17,8 @@ from realtime.drafts.storage import DraftStorage
 from shared.store.keys import Keys
 from shared.store.native import NativeStore
 from tests.proxy.conftest import TOKEN_A, TOKEN_B
-from tests.realtime.conftest import TOKEN_C, TIMEOUT
+from tests.realtime.conftest import TIMEOUT, TOKEN_C, Fleet, join
 from tests.realtime.editors import YjsEditor
-from tests.realtime.test_fleet import Fleet, fleet, join  # noqa: F401 - the fixture
 
 WORDS = 12
 

@@ -16,8 +16,7 @@ import websockets
 from realtime.rooms import project_room
 from tests.fakes.waiting import wait_until
 from tests.proxy.conftest import TOKEN_A, TOKEN_B
-from tests.realtime.conftest import TOKEN_C, Client, Live, LiveFactory
-from tests.realtime.test_js_client import RunJs, run_js  # noqa: F401 - a fixture
+from tests.realtime.conftest import TOKEN_C, Client, Live, LiveFactory, RunJs
 
 SENDS = re.compile(r'hubbub_realtime_broadcast_sends_total\{path="(\w+)"\} (\d+)')
 
@@ -97,7 +96,7 @@ async def _interleave(live: Live, targets: list[str], count: int) -> None:
 
 async def test_a_burst_mixing_broadcasts_acks_and_direct_emits_arrives_in_order(
     live: Live,
-    run_js: RunJs,  # noqa: F811
+    run_js: RunJs,
 ) -> None:
     clients = await joined(live, TOKEN_A, TOKEN_B)
     js = await run_js(

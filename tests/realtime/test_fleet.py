@@ -9,63 +9,15 @@ from __future__ import annotations
 
 import re
 import signal
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from typing import Any
 
 import httpx
-import pytest_asyncio
 
-from tests.fakes.github import FakeGitHub
 from tests.fakes.redis_server import RedisServer
-from tests.fakes.serving import serve
 from tests.proxy.conftest import TOKEN_A, TOKEN_B
-from tests.realtime.conftest import TOKEN_C, Client, deliver, issue_payload, open_client
+from tests.realtime.conftest import TOKEN_C, Fleet, deliver, issue_payload, join
 from tests.realtime.fleet import Machine
 
 PRESENCE_TTL_S = 2
-
-
-class Fleet:
-    def __init__(self, github: FakeGitHub, github_url: str, stack: AsyncExitStack) -> None:
-        self.github = github
-        self.github_url = github_url
-        self.stack = stack
-        self.repo = github.repos["octo/hello"]
-
-    async def machine(self, name: str, redis_url: str, **environ: str) -> Machine:
-        machine = Machine(name, redis_url, self.github_url, **environ)
-        self.stack.callback(machine.stop)
-        return await machine.start()
-
-    async def client(self, machine: Machine, token: str, **options: Any) -> Client:
-        client = await open_client(machine.url, token, **options)
-        self.stack.push_async_callback(client.close)
-        assert client.sio.connected, client.refusal
-        return client
-
-    async def issue_event(self, machine: Machine, number: int, title: str) -> str:
-        async with httpx.AsyncClient(base_url=machine.url) as http:
-            payload = issue_payload(self.repo, number, "edited", title)
-            return str((await deliver(http, "issues", payload)).json()["id"])
-
-
-@pytest_asyncio.fixture
-async def fleet() -> AsyncIterator[Fleet]:
-    github = FakeGitHub()
-    github.add_user(TOKEN_A, "alice")
-    github.add_user(TOKEN_B, "bob")
-    github.add_user(TOKEN_C, "carol")
-    github.add_repo("octo", "hello")
-    async with AsyncExitStack() as stack:
-        url = await stack.enter_async_context(serve(github.app))
-        yield Fleet(github, url, stack)
-
-
-async def join(client: Client) -> dict[str, Any]:
-    answer = await client.call("join_project", {"repo": "octo/hello"})
-    assert answer["ok"], answer
-    return answer
 
 
 async def test_an_event_that_hit_b_reaches_a_client_on_a_and_presence_spans_both(

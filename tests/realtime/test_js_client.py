@@ -8,81 +8,8 @@ Without node or tests/js/node_modules the tests skip; under CI (`CI` set) they f
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import Any
-
-import pytest
-import pytest_asyncio
-
 from tests.proxy.conftest import TOKEN_A
-from tests.realtime.conftest import TIMEOUT, Live
-
-JS_DIR = Path(__file__).parents[1] / "js"
-
-
-def node_binary() -> str:
-    """node's path; skips the test (fails it under CI) when node or the client is missing."""
-    node = shutil.which("node")
-    if node is None:
-        reason = "node is not on PATH"
-    elif not (JS_DIR / "node_modules" / "socket.io-client").is_dir():
-        reason = "tests/js/node_modules is missing (run: npm ci --prefix tests/js)"
-    else:
-        return node
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must run the JavaScript client tests")
-    pytest.skip(reason)
-
-
-class JsClient:
-    """tests/js/client.mjs running in node; its stdout is one JSON object per line."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    async def expect(self, key: str) -> Any:
-        """The next line, which must be `{key: value}`; its value."""
-        raw = await asyncio.wait_for(self.process.stdout.readline(), TIMEOUT)
-        if not raw:
-            stderr = await self.process.stderr.read()
-            raise AssertionError(f"node exited before {key!r}: {stderr.decode()}")
-        line = json.loads(raw)
-        assert key in line, line
-        return line[key]
-
-    async def exit_code(self) -> int:
-        return await asyncio.wait_for(self.process.wait(), TIMEOUT)
-
-
-RunJs = Callable[[dict[str, Any]], Awaitable[JsClient]]
-
-
-@pytest_asyncio.fixture
-async def run_js() -> AsyncIterator[RunJs]:
-    node = node_binary()
-    processes: list[asyncio.subprocess.Process] = []
-
-    async def run(config: dict[str, Any]) -> JsClient:
-        process = await asyncio.create_subprocess_exec(
-            node,
-            str(JS_DIR / "client.mjs"),
-            json.dumps(config),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        processes.append(process)
-        return JsClient(process)
-
-    yield run
-    for process in processes:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
+from tests.realtime.conftest import Live, RunJs
 
 
 async def test_the_js_client_joins_a_project_and_receives_its_github_event(
