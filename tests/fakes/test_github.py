@@ -31,7 +31,7 @@ def fake() -> FakeGitHub:
     github = FakeGitHub(public_origin=API)
     github.add_user(ALICE, "alice")
     github.add_user(BOB, "bob")
-    github.add_repo("octo", "hello", repo_id=4242)
+    github.add_repo("octo", "hello", repo_id=4242, writers=["alice"])
     for number in range(1, 8):
         github.add_issue("octo", "hello", title=f"Issue {number}", body=f"Body {number}")
     github.add_repo("octo", "secret", private=True, readers=["alice"])
@@ -357,3 +357,33 @@ async def test_a_dropped_connection_over_real_http_sends_nothing(fake: FakeGitHu
     assert answer.status_code == 200
     assert answer.json()["url"] == f"{base}/users/alice"
     assert [request.status for request in fake.requests] == [None, 200]
+
+
+async def test_editing_an_issue_needs_push_access_except_for_its_own_title_and_body(
+    client: httpx.AsyncClient, fake: FakeGitHub
+) -> None:
+    refused = await client.patch(ISSUE, headers=auth(BOB), json={"title": "Mine"})
+    assert refused.status_code == 403
+    own = fake.add_issue("octo", "hello", title="Bob's", author="bob")
+    path = f"/repos/octo/hello/issues/{own['number']}"
+    assert (await client.patch(path, headers=auth(BOB), json={"body": "edited"})).status_code == 200
+    labels = await client.patch(path, headers=auth(BOB), json={"labels": ["bug"]})
+    assert labels.status_code == 403
+
+
+async def test_an_edit_validates_like_github_and_keeps_assignees_who_can_be_assigned(
+    client: httpx.AsyncClient, fake: FakeGitHub
+) -> None:
+    too_long = await client.patch(ISSUE, headers=auth(ALICE), json={"title": "x" * 257})
+    assert too_long.status_code == 422
+    assert too_long.json()["errors"] == [{"resource": "Issue", "field": "title", "code": "invalid"}]
+    unknown = await client.patch(ISSUE, headers=auth(ALICE), json={"milestone": 9})
+    assert unknown.status_code == 422
+    fake.add_milestone("octo", "hello", 9, "v9")
+    edited = await client.patch(
+        ISSUE, headers=auth(ALICE), json={"milestone": 9, "assignees": ["alice", "stranger"]}
+    )
+    assert edited.status_code == 200
+    issue = edited.json()
+    assert issue["milestone"]["number"] == 9
+    assert [a["login"] for a in issue["assignees"]] == ["alice"]

@@ -50,7 +50,8 @@ def github() -> FakeGitHub:
     fake = FakeGitHub(public_origin=API)
     fake.add_user(TOKEN_A, "alice")
     fake.add_user(TOKEN_B, "bob")
-    fake.add_repo("octo", "hello")
+    # Both may push: the gateway's write tests edit issues as either.
+    fake.add_repo("octo", "hello", writers=["alice", "bob"])
     for number in range(1, 76):
         fake.add_issue("octo", "hello", title=f"Issue {number}", body=f"Body of {number}")
     fake.add_repo("octo", "secret", private=True, readers=["alice"])
