@@ -335,6 +335,7 @@ class Hub:
                         ),
                     )
                 if self.drafts is not None:
+                    await self.drafts.log_unlogged()
                     await self.drafts.renew_fields()
                     assert self.metrics is not None
                     self.metrics.drafts.set(len(self.drafts.replicas))

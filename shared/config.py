@@ -128,6 +128,7 @@ class Settings:
     socket_presence_per_s: int = 5  # presence writes; updates beyond are coalesced
     socket_ops_per_s: int = 10  # other mutations, with a burst of twice as many
     socket_edits_per_s: int = 30  # draft updates and operations, with a burst of twice as many
+    draft_autosave_s: float = 0.0  # save a draft this long after its last edit; 0: only on save
     connect_limit: int = 30  # connects per caller window, per address and per user
     presence_ttl_s: int = 15  # a machine that stops heartbeating loses its presence after
     presence_roster_max: int = 100  # members listed per project; beyond, a count
@@ -303,6 +304,7 @@ ENVIRONMENT: dict[str, str] = {
     "socket_presence_per_s": "HUBBUB_SOCKET_PRESENCE_PER_S",
     "socket_ops_per_s": "HUBBUB_SOCKET_OPS_PER_S",
     "socket_edits_per_s": "HUBBUB_SOCKET_EDITS_PER_S",
+    "draft_autosave_s": "HUBBUB_DRAFT_AUTOSAVE_S",
     "connect_limit": "HUBBUB_CONNECT_LIMIT",
     "presence_ttl_s": "HUBBUB_PRESENCE_TTL_S",
     "presence_roster_max": "HUBBUB_PRESENCE_ROSTER_MAX",

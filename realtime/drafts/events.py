@@ -117,10 +117,14 @@ class DraftEvents:
             raise InvalidRequest("the update is malformed", code="invalid_message") from None
         if change is None and replica.draft.holds(body):
             # Ahead of an update it depends on: logged now, applied once that arrives.
-            return ok(version=await self.drafts.log(replica, body), held=True)
-        if change is not None and self.hub.metrics is not None:
-            self.hub.metrics.draft_updates.labels("yjs").inc()
-        return ok(version=await self.drafts.apply(replica, change, sid=sid))
+            version = await self.drafts.apply(replica, body, fan_out=False)
+            return ok(version=version, durable=replica.durable, held=True)
+        if change is not None:
+            self.drafts.edited(replica, member)
+            if self.hub.metrics is not None:
+                self.hub.metrics.draft_updates.labels("yjs").inc()
+        version = await self.drafts.apply(replica, change, sid=sid)
+        return ok(version=version, durable=replica.durable)
 
     async def awareness(self, sid: str, data: Any) -> Ack:
         data = payload(data)
@@ -151,10 +155,12 @@ class DraftEvents:
 
         async def run() -> Ack:
             change = replica.draft.operate(op, data, origin=member.connection_id)
-            if change is not None and self.hub.metrics is not None:
-                self.hub.metrics.draft_updates.labels("op").inc()
+            if change is not None:
+                self.drafts.edited(replica, member)
+                if self.hub.metrics is not None:
+                    self.hub.metrics.draft_updates.labels("op").inc()
             version = await self.drafts.apply(replica, change, sid=sid)
-            return ok(version=version, draft=replica.state())
+            return ok(version=version, durable=replica.durable, draft=replica.state())
 
         if "op_id" in data:
             assert self.hub.ops is not None

@@ -28,6 +28,7 @@ from proxy import GatewayRequest
 from realtime.drafts import protocol
 from realtime.drafts.document import Draft, IssueValues
 from realtime.drafts.leases import FieldLeases, WriterLease
+from realtime.drafts.saving import save_issue
 from realtime.drafts.storage import Announcement, DraftStorage, newer
 from realtime.rooms import draft_room, issue_room
 from shared.errors import StoreError
@@ -68,6 +69,13 @@ class Replica:
     unload: asyncio.TimerHandle | None = None
     refreshing: bool = False
     refresh_again: bool = False
+    # Changes applied here but not yet in the log (Redis was unreachable), oldest first;
+    # appended one at a time, in order, by whoever holds `logging`.
+    unlogged: list[bytes] = field(default_factory=list)
+    logging: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Autosave: who last edited here (and may write), and the idle timer.
+    last_editor: Member | None = None
+    autosave: asyncio.TimerHandle | None = None
 
     @property
     def key(self) -> Key:
@@ -76,6 +84,11 @@ class Replica:
     @property
     def version(self) -> str:
         return self.last_id
+
+    @property
+    def durable(self) -> bool:
+        """Whether every change applied here is in the Store."""
+        return not self.unlogged
 
     def state(self) -> dict[str, Any]:
         """What a JSON client sees: the values and the version they are at."""
@@ -123,7 +136,7 @@ class Drafts:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
         for replica in self.replicas.values():
-            for timer in (replica.changed, replica.unload):
+            for timer in (replica.changed, replica.unload, replica.autosave):
                 if timer is not None:
                     timer.cancel()
 
@@ -207,37 +220,71 @@ class Drafts:
             return
         replica.unload = None
         try:
+            await self._log_pending(replica)
+        except StoreError:
+            # Not yet safe in Redis: stay loaded, and try again later.
+            replica.unload = self.hub.later(IDLE_S, lambda: self._unload(key))
+            return
+        try:
             await self.storage.compact(*key)
         except StoreError:
             log.warning("a draft could not be compacted before unloading; its log stays")
         if not replica.editors and self.replicas.get(key) is replica:
-            if replica.changed is not None:
-                replica.changed.cancel()
+            for timer in (replica.changed, replica.autosave):
+                if timer is not None:
+                    timer.cancel()
             del self.replicas[key]
 
     # --- updates ----------------------------------------------------------------------
 
-    async def apply(self, replica: Replica, change: bytes | None, *, sid: str | None = None) -> str:
+    async def apply(
+        self,
+        replica: Replica,
+        change: bytes | None,
+        *,
+        sid: str | None = None,
+        fan_out: bool = True,
+    ) -> str:
         """A change made here (a socket's update, a JSON operation, GitHub's edits): sent
         to this machine's other editors at once, then logged and announced. Answers the
-        draft's version once the change is safe in the Store."""
+        draft's version once the change is safe in the Store. If Redis is unreachable,
+        the change stays applied and is logged with the next one (or at the next
+        heartbeat), so a blip loses nothing the replica holds: `replica.durable` tells
+        the editor. `fan_out=False` only logs (an update held for a missing dependency:
+        editors get it once it is applied)."""
         if change is None:
             return replica.version
-        await self._fan_out(replica, change, skip=sid)
-        entry_id = await self.log(replica, change)
-        self._changed(replica)
+        if fan_out:
+            await self._fan_out(replica, change, skip=sid)
+        replica.unlogged.append(change)
+        try:
+            await self._log_pending(replica)
+        except StoreError:
+            log.warning("a draft update is not logged yet (store unreachable); it is kept")
+        if fan_out:
+            self._changed(replica)
         replica.appended += 1
         if replica.appended >= COMPACT_EVERY:
             replica.appended = 0
             self.hub.background(self._compact(replica.key))
-        return entry_id
+        return replica.last_id
 
-    async def log(self, replica: Replica, update: bytes) -> str:
-        """Log and announce an update; its stream id."""
-        entry_id = await self.storage.append(replica.repository_id, replica.number, update)
-        if newer(entry_id, replica.last_id):
-            replica.last_id = entry_id
-        return entry_id
+    async def _log_pending(self, replica: Replica) -> None:
+        """Append what is not yet logged, in the order it was applied here: one machine's
+        updates reach the log, and the other replicas, causally ordered."""
+        async with replica.logging:
+            while replica.unlogged:
+                entry_id = await self.storage.append(*replica.key, replica.unlogged[0])
+                replica.unlogged.pop(0)
+                if newer(entry_id, replica.last_id):
+                    replica.last_id = entry_id
+
+    async def log_unlogged(self) -> None:
+        """The heartbeat's retry of changes a Redis blip kept out of the log."""
+        for replica in list(self.replicas.values()):
+            if replica.unlogged:
+                with contextlib.suppress(StoreError):
+                    await self._log_pending(replica)
 
     async def _compact(self, key: Key) -> None:
         try:
@@ -411,6 +458,34 @@ class Drafts:
         if metrics is not None:
             metrics.draft_merges.labels("merged").inc()
         return True
+
+    # --- autosave ---------------------------------------------------------------------
+
+    def edited(self, replica: Replica, member: Member) -> None:
+        """`member` (who may write) just changed the draft here. With autosave on, the
+        draft is saved as them once nobody here has edited it for HUBBUB_DRAFT_AUTOSAVE_S."""
+        delay = self.hub.settings.draft_autosave_s
+        if delay <= 0:
+            return
+        replica.last_editor = member
+        if replica.autosave is not None:
+            replica.autosave.cancel()
+        replica.autosave = self.hub.later(delay, lambda: self._autosave(replica))
+
+    async def _autosave(self, replica: Replica) -> None:
+        replica.autosave = None
+        member = replica.last_editor
+        replica.last_editor = None
+        if member is None or member.sid not in replica.editors:
+            return  # they left: the draft waits for the next editor (or a save)
+        answer = await save_issue(self, member, replica)
+        if not answer["ok"]:
+            # The saver hears why; the draft is kept, and the next edit tries again.
+            await self.hub.emit_to(
+                member.sid,
+                "issue_save_failed",
+                {"repo": replica.full_name, "number": replica.number, "error": answer["error"]},
+            )
 
     # --- who is editing what ------------------------------------------------------------
 

@@ -68,8 +68,15 @@ class RedisServer:
 
     def restart(self) -> None:
         """Stop Redis (every client loses its connection) and start it on the same port."""
+        self.pause()
+        self.resume()
+
+    def pause(self) -> None:
+        """Stop Redis until `resume()`: a blip whose length the test decides."""
         self.process.terminate()
         self.process.wait(timeout=10)
+
+    def resume(self) -> None:
         self._start()
 
     def _wait_ready(self, timeout_s: float) -> None:

@@ -171,3 +171,25 @@ async def test_two_savers_at_once_write_once(live: Live) -> None:
     assert [a["ok"] for a in answers] == [True, True]
     assert sorted(a["saved"] for a in answers) == [False, True]
     assert len(patches(live)) == 1
+
+
+async def test_autosave_saves_as_the_last_editor_once_typing_stops(make_live: Any) -> None:
+    live = await make_live(draft_autosave_s=0.3)
+    bob = await opened(live, TOKEN_B)
+    carol = await opened(live, TOKEN_C)
+    for word in ("auto", "saved"):
+        await op(bob, 1, "splice_body", index=0, insert=word)
+    notice = await carol.wait_for("issue_saved")
+    assert notice[0]["by"] == "bob"
+    assert live.github.issue("octo", "hello", 1)["body"] == "savedauto"
+    assert len(patches(live)) == 1  # one save for the burst, not one per edit
+    assert next(r for r in live.github.requests if r.method == "PATCH").token == TOKEN_B
+
+
+async def test_a_failed_autosave_tells_the_editor_why(make_live: Any) -> None:
+    live = await make_live(draft_autosave_s=0.2)
+    bob = await opened(live, TOKEN_B)
+    await op(bob, 1, "set_milestone", milestone=42)  # unknown to GitHub: a 422
+    failed = await bob.wait_for("issue_save_failed")
+    assert failed[0]["error"]["code"] == "validation_failed"
+    assert patches(live) == [{"milestone": 42}]

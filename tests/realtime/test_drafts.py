@@ -6,7 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from realtime.drafts import protocol
-from realtime.drafts.document import BODY_MAX
+from realtime.drafts.document import BODY_MAX, Draft
+from realtime.drafts.storage import DraftStorage
+from shared.store.keys import Keys
+from shared.store.native import NativeStore
+from tests.fakes.redis_server import RedisServer
 from tests.proxy.conftest import TOKEN_A, TOKEN_B
 from tests.realtime.conftest import TOKEN_C, Client, Live
 from tests.realtime.editors import REPO, YjsEditor, op
@@ -261,3 +265,30 @@ def _varuint(number: int) -> bytes:
         number >>= 7
     out.append(number)
     return bytes(out)
+
+
+async def test_an_edit_made_while_redis_is_down_is_kept_and_logged_when_it_is_back(
+    make_live: Any,
+) -> None:
+    redis = RedisServer(durable=True)
+    try:
+        store = NativeStore.from_url(redis.url, timeout_ms=1000)
+        live = await make_live(store)
+        bob, _ = await opened(live, TOKEN_B)
+        before = await op(bob, 1, "splice_body", index=0, insert="before;")
+        assert before["ok"] and before["durable"] is True
+        redis.pause()
+        during = await op(bob, 1, "splice_body", index=0, insert="during;")
+        # Applied (the others have it) but not yet in Redis: not to be sent again.
+        assert during["ok"] and during["durable"] is False
+        assert during["draft"]["body"] == "during;before;"
+        redis.resume()
+        after = await op(bob, 1, "splice_body", index=0, insert="after;")
+        assert after["ok"] and after["durable"] is True
+
+        stored = await DraftStorage(store, Keys(), "test").load(live.repo.id, 1)
+        assert stored is not None
+        body = Draft.from_updates(stored.snapshot, *(u for _, u in stored.log)).values().body
+        assert body == "after;during;before;"
+    finally:
+        redis.stop()
