@@ -98,6 +98,7 @@ class DraftEvents:
                 "'message' is not a y-sync message", code="invalid_message"
             ) from None
         if kind == YSyncMessageType.SYNC_STEP1:
+            self.projects.spend_op(member)  # answering costs a pass over the document
             try:
                 missing = replica.draft.doc.get_update(body)
             except Exception:  # Yrs rejects a malformed state vector with a bare error
@@ -128,8 +129,9 @@ class DraftEvents:
 
     async def awareness(self, sid: str, data: Any) -> Ack:
         data = payload(data)
-        _, _, replica = self._open(sid, data)
+        member, _, replica = self._open(sid, data)
         message = self._message(data)
+        self._spend_edit(member)  # cursors move with every keystroke: the same budget
         try:
             self.drafts.note_awareness(replica, sid, message)
         except ValueError:
