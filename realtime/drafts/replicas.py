@@ -64,6 +64,7 @@ class Replica:
     editors: dict[str, Identity] = field(default_factory=dict)  # sid -> who
     awareness: dict[str, dict[int, int]] = field(default_factory=dict)  # sid -> client -> clock
     focus: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # sid -> field
+    holding: set[str] = field(default_factory=set)  # sids whose focus holds its field's lease
     appended: int = 0
     changed: asyncio.TimerHandle | None = None
     unload: asyncio.TimerHandle | None = None
@@ -205,8 +206,7 @@ class Drafts:
         focus = replica.focus.pop(member.sid, None)
         if focus is not None:
             with contextlib.suppress(StoreError):
-                await self.fields.release(*key, *focus)
-                await self._announce_field(replica, focus[0])
+                await self._release_field(replica, member.sid, *focus)
         if not replica.editors and replica.unload is None:
             replica.unload = self.hub.later(IDLE_S, lambda: self._unload(key))
 
@@ -495,14 +495,28 @@ class Drafts:
         key = replica.key
         previous = replica.focus.pop(member.sid, None)
         if previous is not None and previous[0] != field:
-            await self.fields.release(*key, *previous)
-            await self._announce_field(replica, previous[0])
+            await self._release_field(replica, member.sid, *previous)
         if field is not None:
             holder = {"id": member.connection_id, "login": member.identity.login}
             replica.focus[member.sid] = (field, holder)
-            await self.fields.take(*key, field, holder)
+            if await self.fields.take(*key, field, holder) == holder:
+                replica.holding.add(member.sid)
             await self._announce_field(replica, field)
         return await self.fields.holders(*key)
+
+    async def _release_field(
+        self, replica: Replica, sid: str, field_name: str, holder: dict[str, Any]
+    ) -> None:
+        """Let go of `field_name`; someone else here focused on it takes it over at once
+        (someone on another machine, at that machine's next heartbeat)."""
+        replica.holding.discard(sid)
+        if await self.fields.release(*replica.key, field_name, holder):
+            for other, (wanted, waiting) in list(replica.focus.items()):
+                if wanted == field_name and other != sid:
+                    if await self.fields.take(*replica.key, wanted, waiting) == waiting:
+                        replica.holding.add(other)
+                    break
+        await self._announce_field(replica, field_name)
 
     async def _announce_field(self, replica: Replica, field: str) -> None:
         """To the issue's room on every machine: who holds `field` now (None: nobody)."""
@@ -519,11 +533,17 @@ class Drafts:
         )
 
     async def renew_fields(self) -> None:
-        """Keep this machine's field leases while their holders are here."""
+        """Keep this machine's field leases while their holders are here, and give a free
+        field to whoever here is focused on it."""
         for replica in list(self.replicas.values()):
-            for field_name, holder in list(replica.focus.values()):
+            for sid, (field_name, holder) in list(replica.focus.items()):
                 with contextlib.suppress(StoreError):
-                    await self.fields.renew(*replica.key, field_name, holder)
+                    held = await self.fields.take(*replica.key, field_name, holder) == holder
+                    if held and sid not in replica.holding:
+                        replica.holding.add(sid)
+                        await self._announce_field(replica, field_name)
+                    elif not held:
+                        replica.holding.discard(sid)
 
     async def _forget_awareness(self, replica: Replica, sid: str) -> None:
         clients = replica.awareness.pop(sid, None)
