@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc
 
-from proxy import GatewayRequest
+from proxy import GatewayRequest, GatewayResponse
 from realtime.drafts import protocol
 from realtime.drafts.document import Draft, IssueValues
 from realtime.drafts.leases import FieldLeases, WriterLease
@@ -396,9 +396,9 @@ class Drafts:
                 identity = next(iter(replica.editors.values()), None)
                 if identity is None:
                     return
-                issue = await self.read_issue(identity, replica)
-                if issue is not None:
-                    await self.merge_github(replica, issue)
+                answer = await self.read_issue(identity, replica)
+                if answer.status == 200:
+                    await self.merge_github(replica, json.loads(answer.body))
                 if not replica.refresh_again:
                     return
         except Exception:
@@ -406,10 +406,10 @@ class Drafts:
         finally:
             replica.refreshing = False
 
-    async def read_issue(self, identity: Identity, replica: Replica) -> dict[str, Any] | None:
+    async def read_issue(self, identity: Identity, replica: Replica) -> GatewayResponse:
         """GitHub's issue now, asked with `identity` and confirmed with GitHub (free when
-        unchanged); None if GitHub would not say."""
-        answer = await self.hub.gateway()(
+        unchanged), right before a merge or a write."""
+        return await self.hub.gateway()(
             GatewayRequest(
                 method="GET",
                 path=f"/repos/{replica.full_name}/issues/{replica.number}",
@@ -418,10 +418,6 @@ class Drafts:
                 headers={"cache-control": "no-cache"},
             )
         )
-        if answer.status != 200:
-            return None
-        issue = json.loads(answer.body)
-        return issue if isinstance(issue, dict) else None
 
     async def merge_github(
         self, replica: Replica, issue: dict[str, Any], *, lease_held: bool = False

@@ -58,17 +58,7 @@ async def save_issue(drafts: Drafts, member: Member, replica: Replica) -> Ack:
 
 
 async def _write(drafts: Drafts, member: Member, replica: Replica) -> Ack:
-    gateway = drafts.hub.gateway()
-    path = f"/repos/{replica.full_name}/issues/{replica.number}"
-    current = await gateway(
-        GatewayRequest(
-            method="GET",
-            path=path,
-            query="",
-            identity=member.identity,
-            headers={"cache-control": "no-cache"},
-        )
-    )
+    current = await drafts.read_issue(member.identity, replica)
     if current.status != 200:
         return _failure(current)
     issue = json.loads(current.body)
@@ -83,10 +73,10 @@ async def _write(drafts: Drafts, member: Member, replica: Replica) -> Ack:
             updated_at=issue.get("updated_at"),
             version=replica.version,
         )
-    answer = await gateway(
+    answer = await drafts.hub.gateway()(
         GatewayRequest(
             method="PATCH",
-            path=path,
+            path=f"/repos/{replica.full_name}/issues/{replica.number}",
             query="",
             identity=member.identity,
             headers={"content-type": "application/json"},

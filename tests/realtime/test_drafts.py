@@ -25,6 +25,13 @@ async def opened(live: Live, token: str, number: int = 1, **options: Any) -> tup
     return client, answer
 
 
+async def yjs_editor(live: Live, token: str, number: int = 1) -> YjsEditor:
+    editor = YjsEditor(await live.connect(token), number)
+    assert (await editor.client.call("join_project", {"repo": REPO}))["ok"]
+    await editor.open()
+    return editor
+
+
 async def test_open_answers_the_draft_as_github_has_it(live: Live) -> None:
     live.github.edit_issue("octo", "hello", 1, body="Steps to reproduce", labels=["bug"])
     _, answer = await opened(live, TOKEN_C)
@@ -135,9 +142,7 @@ async def test_bad_operations_are_refused_and_change_nothing(live: Live) -> None
 async def test_yjs_and_json_editors_see_each_others_edits(live: Live) -> None:
     live.repo.writers.add("alice")
     alice, _ = await opened(live, TOKEN_A)  # JSON
-    bob = YjsEditor(await live.connect(TOKEN_B), 1)
-    await bob.client.call("join_project", {"repo": REPO})
-    await bob.open()
+    bob = await yjs_editor(live, TOKEN_B)
 
     typed = await bob.insert(0, "typed in yjs")
     seen = await alice.wait_for("draft_changed", lambda d: d["version"] == typed["version"])
@@ -148,9 +153,7 @@ async def test_yjs_and_json_editors_see_each_others_edits(live: Live) -> None:
 
 
 async def test_a_yjs_client_that_missed_updates_heals_on_sync(live: Live) -> None:
-    bob = YjsEditor(await live.connect(TOKEN_B), 1)
-    await bob.client.call("join_project", {"repo": REPO})
-    await bob.open()
+    bob = await yjs_editor(live, TOKEN_B)
     live.repo.writers.add("alice")
     alice, _ = await opened(live, TOKEN_A)
     bob.deaf = True
@@ -164,13 +167,7 @@ async def test_a_yjs_client_that_missed_updates_heals_on_sync(live: Live) -> Non
 
 async def test_concurrent_typing_merges_without_losing_a_character(live: Live) -> None:
     live.repo.writers.add("alice")
-    editors = []
-    for token in (TOKEN_A, TOKEN_B):
-        editor = YjsEditor(await live.connect(token), 1)
-        await editor.client.call("join_project", {"repo": REPO})
-        await editor.open()
-        editors.append(editor)
-    ana, bob = editors
+    ana, bob = [await yjs_editor(live, token) for token in (TOKEN_A, TOKEN_B)]
     # Both type at position 0 of the same empty body before hearing each other.
     ana.body.insert(0, "ana ")
     bob.body.insert(0, "bob ")
@@ -183,9 +180,7 @@ async def test_concurrent_typing_merges_without_losing_a_character(live: Live) -
 
 
 async def test_a_yjs_update_past_githubs_limit_is_refused(live: Live) -> None:
-    bob = YjsEditor(await live.connect(TOKEN_B), 1)
-    await bob.client.call("join_project", {"repo": REPO})
-    await bob.open()
+    bob = await yjs_editor(live, TOKEN_B)
     bob.body.insert(0, "x" * (BODY_MAX + 1))
     change = bob._changes.pop()
     answer = await bob.client.call(
@@ -234,13 +229,7 @@ async def test_field_leases_show_who_is_editing_and_never_block(live: Live) -> N
 
 async def test_awareness_is_relayed_and_retired_when_a_socket_drops(live: Live) -> None:
     live.repo.writers.add("alice")
-    editors = []
-    for token in (TOKEN_A, TOKEN_B):
-        editor = YjsEditor(await live.connect(token), 1)
-        await editor.client.call("join_project", {"repo": REPO})
-        await editor.open()
-        editors.append(editor)
-    ana, bob = editors
+    ana, bob = [await yjs_editor(live, token) for token in (TOKEN_A, TOKEN_B)]
     state = b'{"user":{"name":"Ana"},"cursor":{"field":"body","index":3}}'
     update = b"\x01" + _varuint(4242) + _varuint(7) + _varuint(len(state)) + state
     answer = await ana.client.call(
