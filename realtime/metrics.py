@@ -90,7 +90,7 @@ class RealtimeMetrics:
         )
         self.draft_updates = Counter(
             "hubbub_realtime_draft_updates_total",
-            "Draft updates made here and logged, by source (yjs, op, github)",
+            "Draft updates made here and logged, by source (yjs, op)",
             ["source"],
             registry=registry,
         )

@@ -32,8 +32,9 @@ def is_cacheable(request: GatewayRequest) -> bool:
 
 def wants_revalidation(request: GatewayRequest) -> bool:
     """`Cache-Control: no-cache` from the caller: a fresh entry is not enough, GitHub must
-    confirm it (for free when it is unchanged). Realtime asks this right before it writes
-    an issue back to GitHub, which has no precondition on edits."""
+    confirm it (for free when it is unchanged), and if GitHub fails the caller hears the
+    failure, never a stale copy. Realtime asks this right before it writes an issue back
+    to GitHub, which has no precondition on edits."""
     return "no-cache" in request.headers.get("cache-control", "")
 
 

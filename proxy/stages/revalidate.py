@@ -17,6 +17,7 @@ from proxy import clock
 from proxy.cache_entry import CacheEntry
 from proxy.headers import merge_304
 from proxy.messages import CacheOutcome, GatewayRequest, GatewayResponse, Handler
+from proxy.stages.cache_lookup import wants_revalidation
 from shared.config import Settings
 from shared.errors import RateLimited, StoreUnavailable, UpstreamUnavailable
 from shared.store import Store
@@ -46,7 +47,7 @@ class Revalidate:
         try:
             response = await self.inner(dataclasses.replace(request, validators=validators))
         except (UpstreamUnavailable, RateLimited):
-            stale = self._stale(entry)
+            stale = self._stale(request, entry)
             if stale is None:
                 raise
             return stale
@@ -61,16 +62,18 @@ class Revalidate:
             await self._save(request, refreshed)
             return refreshed.to_response(CacheOutcome.REVALIDATED, now)
         if response.status >= 500:
-            return self._stale(entry) or response
+            return self._stale(request, entry) or response
         if self._is_storable(response):
             stored = CacheEntry.from_response(response, now, request.stamp)
             await self._save(request, stored)
             response.entry = stored
         return response
 
-    def _stale(self, entry: CacheEntry | None) -> GatewayResponse | None:
+    def _stale(self, request: GatewayRequest, entry: CacheEntry | None) -> GatewayResponse | None:
+        """The old entry, when GitHub fails; never for a caller who asked for GitHub's
+        confirmation (`no-cache`), which must hear the failure instead."""
         now = clock.now_ms()
-        if entry is None or entry.age_s(now) > self.stale_max_s:
+        if entry is None or entry.age_s(now) > self.stale_max_s or wants_revalidation(request):
             return None
         return entry.to_response(CacheOutcome.STALE, now)
 

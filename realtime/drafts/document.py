@@ -11,6 +11,7 @@ characters (code points), and the conversion happens here only.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 from pycrdt import Doc, Map, Text, merge_updates
 
-from realtime.drafts.updates import Needs, needs, state_of
+from realtime.drafts.updates import MalformedUpdate, Needs, needs, state_of
 from shared.errors import InvalidRequest
 
 # GitHub's own limits on an issue (it answers 422 beyond them).
@@ -29,8 +30,8 @@ ASSIGNEES_MAX = 10
 NAME_MAX = 100  # a label or a login
 STATES = ("open", "closed")
 STATE_REASONS = ("completed", "not_planned", "reopened", "duplicate")
-# Updates held for a missing dependency, at most.
-WAITING_MAX = 1000
+# Bytes of updates held for a missing dependency, at most per draft.
+WAITING_MAX_BYTES = 2 * BODY_MAX
 
 
 class DraftTooLarge(InvalidRequest):
@@ -87,9 +88,15 @@ class IssueValues:
             patch["labels"] = sorted(self.labels)
         if self.assignees != github.assignees:
             patch["assignees"] = sorted(self.assignees)
-        if self.state != github.state:
+        closing_reason = self.state == "closed" and self.state_reason in (
+            "completed",
+            "not_planned",
+        )
+        if self.state != github.state or (
+            closing_reason and self.state_reason != github.state_reason
+        ):
             patch["state"] = self.state
-            if self.state == "closed" and self.state_reason in ("completed", "not_planned"):
+            if closing_reason:
                 patch["state_reason"] = self.state_reason
         if self.milestone != github.milestone:
             patch["milestone"] = self.milestone
@@ -127,10 +134,12 @@ class Draft:
     @classmethod
     def from_updates(cls, *updates: bytes) -> Draft:
         draft = cls()
-        present = [update for update in updates if update]
-        if present:
-            # Merged first: merging takes updates in any order, applying does not.
-            draft.apply(present[0] if len(present) == 1 else merge_updates(*present))
+        for update in updates:
+            if update:
+                # One at a time through the hold: a merge of all of them would be held
+                # whole if one had a gap at its start.
+                with contextlib.suppress(MalformedUpdate):
+                    draft.apply(update)
         draft._changes.clear()
         return draft
 
@@ -195,8 +204,15 @@ class Draft:
     def apply(self, update: bytes) -> bytes | None:
         """Apply a peer's update, or hold it until what it depends on has arrived; what
         became new here (this update, and any held ones it let through), or None.
-        MalformedUpdate if it is not a v1 update."""
-        self._waiting.append((update, needs(update)))
+        MalformedUpdate if it is not a v1 update Yrs can read."""
+        wanted = needs(update)
+        try:
+            # Yrs decodes the contents too (`needs` only skips over them): an update it
+            # cannot read must not be held, or logged, to fail later.
+            merge_updates(update, update)
+        except Exception as error:
+            raise MalformedUpdate("Yrs cannot decode the update") from error
+        self._waiting.append((update, wanted))
         self._release()
         return self._taken()
 
@@ -212,11 +228,32 @@ class Draft:
             for entry in self._waiting:
                 if entry[1].met_by(state):
                     self._waiting.remove(entry)
-                    self.doc.apply_update(entry[0])
+                    with contextlib.suppress(Exception):  # checked on arrival; never fatal
+                        self.doc.apply_update(entry[0])
                     released = True
                     break
+            else:
+                released = self._release_merged(state)
         # A gap that never fills (its sender is gone) heals by sync, not by waiting.
-        del self._waiting[:-WAITING_MAX]
+        while sum(len(update) for update, _ in self._waiting) > WAITING_MAX_BYTES:
+            self._waiting.pop(0)
+
+    def _release_merged(self, state: dict[int, int]) -> bool:
+        """Held updates that fill each other's holes (one skips what another holds) are
+        ready together, though neither is alone: merging takes any order."""
+        if len(self._waiting) < 2:
+            return False
+        merged = merge_updates(*(update for update, _ in self._waiting))
+        if not needs(merged).met_by(state):
+            return False
+        self._waiting.clear()
+        self.doc.apply_update(merged)
+        return True
+
+    @property
+    def held(self) -> int:
+        """How many updates wait for one they depend on."""
+        return len(self._waiting)
 
     def _taken(self) -> bytes | None:
         changes, self._changes = self._changes, []
@@ -226,11 +263,23 @@ class Draft:
 
     def would_fit(self, update: bytes) -> bool:
         """Whether applying `update` keeps the draft within GitHub's limits. Each inserted
-        character costs the update at least a byte, so a small update on a small draft
-        cannot break them and is let through without a trial copy."""
-        if len(str(self.body)) + len(update) <= BODY_MAX and len(update) < 1024:
+        character, label or assignee costs the update at least a byte, so a small update
+        on a draft well within them cannot break them and is let through without a trial
+        copy. MalformedUpdate if Yrs cannot read it."""
+        size = len(update)
+        if size < 1024 and (
+            len(str(self.body)) + size <= BODY_MAX
+            and len(str(self.title)) + size <= TITLE_MAX
+            and len(self.labels) + size <= LABELS_MAX
+            and len(self.assignees) + size <= ASSIGNEES_MAX
+        ):
             return True
-        trial = Draft.from_updates(self.state(), update)
+        try:
+            trial = Draft()
+            trial.doc.apply_update(self.state())
+            trial.doc.apply_update(update)
+        except Exception as error:
+            raise MalformedUpdate("Yrs cannot decode the update") from error
         try:
             trial.check_size()
         except DraftTooLarge:
@@ -250,26 +299,36 @@ class Draft:
             _APPLY[op](self, args)
         return self._taken()
 
-    def github_changes(self, theirs: IssueValues, updated_at: str) -> bytes | None:
+    def github_changes(
+        self, theirs: IssueValues, updated_at: str, *, live: IssueValues | None = None
+    ) -> bytes | None:
         """Called on a copy of the draft as it was at its base (when it last matched
         GitHub): the edits that take it to GitHub's issue now, `theirs`, made by a new
         participant "github". Applied to the live draft, which has moved on since the
         base, they merge with people's edits like anyone's would: text is diffed and
-        spliced, never replaced wholesale, so nothing typed meanwhile is lost."""
-        ours = self.values()
-        with self.doc.transaction(origin="github"):
-            _retype(self.title, ours.title, theirs.title)
-            _retype(self.body, ours.body, theirs.body)
-            _reset(self.labels, ours.labels, theirs.labels)
-            _reset(self.assignees, ours.assignees, theirs.assignees)
-            for key in ("state", "state_reason", "milestone"):
-                if getattr(ours, key) != getattr(theirs, key):
-                    self.meta[key] = getattr(theirs, key)
-            self.meta["base_updated_at"] = updated_at
-        return self._taken()
+        spliced, never replaced wholesale, so nothing typed meanwhile is lost.
 
-    def set_base(self, updated_at: str) -> bytes | None:
-        with self.doc.transaction(origin="hubbub"):
+        A field the live draft (`live`) already holds exactly as GitHub does is left
+        alone: GitHub took it from us (a save whose new base was never recorded), and
+        replaying it would type the same text twice."""
+        ours = self.values()
+        live = live or ours
+
+        def moved(name: str) -> bool:
+            return getattr(ours, name) != getattr(theirs, name) != getattr(live, name)
+
+        with self.doc.transaction(origin="github"):
+            if moved("title"):
+                _retype(self.title, ours.title, theirs.title)
+            if moved("body"):
+                _retype(self.body, ours.body, theirs.body)
+            if moved("labels"):
+                _reset(self.labels, ours.labels, theirs.labels)
+            if moved("assignees"):
+                _reset(self.assignees, ours.assignees, theirs.assignees)
+            for key in ("state", "state_reason", "milestone"):
+                if moved(key):
+                    self.meta[key] = getattr(theirs, key)
             self.meta["base_updated_at"] = updated_at
         return self._taken()
 
@@ -317,6 +376,10 @@ def _text(args: dict[str, Any], name: str, limit: int, *, empty: bool = True) ->
         raise InvalidRequest(
             f"'{name}' must be a string of at most {limit} characters", code="invalid_payload"
         )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which JSON allows and text cannot hold
+        raise InvalidRequest(f"'{name}' is not valid Unicode", code="invalid_payload") from None
     return value
 
 
@@ -343,11 +406,11 @@ def _check_splice(draft: Draft, args: dict[str, Any]) -> None:
         raise DraftTooLarge(f"the body would exceed GitHub's {BODY_MAX} characters")
 
 
-def _check_name(key: str, table: str, limit: int) -> Any:
+def _check_name(key: str, table: str, limit: int, *, adding: bool) -> Any:
     def check(draft: Draft, args: dict[str, Any]) -> None:
         _text(args, key, NAME_MAX, empty=False)
         members: Map = getattr(draft, table)
-        if args[key] not in members and len(members) >= limit:
+        if adding and args[key] not in members and len(members) >= limit:
             raise DraftTooLarge(f"an issue has at most {limit} {table}")
 
     return check
@@ -390,10 +453,10 @@ def _set_state(draft: Draft, args: dict[str, Any]) -> None:
 OPERATIONS = {
     "set_title": _check_title,
     "splice_body": _check_splice,
-    "add_label": _check_name("label", "labels", LABELS_MAX),
-    "remove_label": _check_name("label", "labels", LABELS_MAX),
-    "add_assignee": _check_name("login", "assignees", ASSIGNEES_MAX),
-    "remove_assignee": _check_name("login", "assignees", ASSIGNEES_MAX),
+    "add_label": _check_name("label", "labels", LABELS_MAX, adding=True),
+    "remove_label": _check_name("label", "labels", LABELS_MAX, adding=False),
+    "add_assignee": _check_name("login", "assignees", ASSIGNEES_MAX, adding=True),
+    "remove_assignee": _check_name("login", "assignees", ASSIGNEES_MAX, adding=False),
     "set_state": _check_state,
     "set_milestone": _check_milestone,
 }

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from realtime.projects import Projects
 
 WRITE_RECHECK_S = 10.0
+# How long an update may wait for one it depends on before its sender is asked to sync.
+RESYNC_AFTER_S = 1.0
 
 
 class DraftEvents:
@@ -109,17 +111,25 @@ class DraftEvents:
         if kind not in (YSyncMessageType.SYNC_STEP2, YSyncMessageType.SYNC_UPDATE):
             raise InvalidRequest("unknown y-sync message type", code="invalid_message")
         await self._require_write(member, project)
-        self._spend_edit(member)
-        if not replica.draft.would_fit(body):
-            return refused("draft_too_large", "the draft would exceed GitHub's limits for an issue")
         try:
-            change = replica.draft.apply(body)
-        except Exception:  # MalformedUpdate, or Yrs refusing what it cannot decode
+            self._spend_edit(member)
+        except RateLimited:
+            # A Yjs client never sends a refused update again, and all it types next
+            # depends on it: once it may, it is asked for everything it has.
+            self.drafts.ask_sync(replica, sid, delay=1.0)
+            raise
+        try:
+            fits = replica.draft.would_fit(body)
+            change = replica.draft.apply(body) if fits else None
+        except ValueError:  # MalformedUpdate
             raise InvalidRequest("the update is malformed", code="invalid_message") from None
+        if not fits:
+            return refused("draft_too_large", "the draft would exceed GitHub's limits for an issue")
         if change is None and replica.draft.holds(body):
-            # Ahead of an update it depends on: logged now, applied once that arrives.
-            version = await self.drafts.apply(replica, body, fan_out=False)
-            return ok(version=version, durable=replica.durable, held=True)
+            # Ahead of an update it depends on: applied, logged and sent on once that
+            # arrives. Should it not come soon, the client is asked for it.
+            self.drafts.ask_sync(replica, sid, delay=RESYNC_AFTER_S, if_held=True)
+            return ok(version=replica.version, durable=False, held=True)
         if change is not None:
             self.drafts.edited(replica, member)
             if self.hub.metrics is not None:

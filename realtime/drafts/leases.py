@@ -10,11 +10,13 @@ edit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 from typing import Any
 
 from realtime.drafts.storage import RELEASE, RENEW
+from shared.errors import StoreError
 from shared.store import Store
 from shared.store.keys import Keys
 
@@ -45,10 +47,23 @@ class WriterLease:
             # Polled: a lease freed by expiry announces nothing to wait on.
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
+        # Held as long as the work takes: a save retried against a slow GitHub can outlast
+        # one lease, and a second writer must never start meanwhile.
+        self._renewal = asyncio.create_task(self._renew())
         return self
 
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(WRITER_LEASE_MS / 3000)
+            with contextlib.suppress(StoreError):
+                await self.store.eval_script(RENEW, [self.key], [self.owner, WRITER_LEASE_MS])
+
     async def __aexit__(self, *exc: object) -> None:
-        await self.store.eval_script(RELEASE, [self.key], [self.owner, 0])
+        self._renewal.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._renewal
+        with contextlib.suppress(StoreError):  # else it expires by itself
+            await self.store.eval_script(RELEASE, [self.key], [self.owner, 0])
 
 
 class FieldLeases:

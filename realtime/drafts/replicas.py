@@ -29,9 +29,9 @@ from realtime.drafts import protocol
 from realtime.drafts.document import Draft, IssueValues
 from realtime.drafts.leases import FieldLeases, WriterLease
 from realtime.drafts.saving import save_issue
-from realtime.drafts.storage import Announcement, DraftStorage, newer
+from realtime.drafts.storage import Announcement, Base, DraftStorage, newer
 from realtime.rooms import draft_room, issue_room
-from shared.errors import StoreError
+from shared.errors import HubbubError, StoreError
 from shared.events import Envelope
 from shared.identity import Identity
 from shared.store import SubscribingStore
@@ -48,6 +48,8 @@ CHANGED_EVERY_S = 0.05
 # Appends on this machine after which it folds the log into the snapshot.
 COMPACT_EVERY = 200
 _RESUBSCRIBE_S = 1.0
+# Awareness clients one socket may speak for (a browser tab has one per document).
+AWARENESS_CLIENTS_MAX = 8
 # Webhook events after which GitHub's issue may differ from a draft's base.
 ISSUE_EVENTS = frozenset({"github.issues"})
 
@@ -60,7 +62,11 @@ class Replica:
     number: int
     full_name: str
     draft: Draft
-    last_id: str  # the newest log entry applied here
+    last_id: str  # the newest log entry applied here: the version editors are told
+    # The log id up to which this replica has heard every machine's updates: advanced by
+    # the load, the channel (which delivers in log order) and healing, never by this
+    # machine's own appends, so healing after a dropped subscription misses nothing.
+    heard_id: str = "0-0"
     editors: dict[str, Identity] = field(default_factory=dict)  # sid -> who
     awareness: dict[str, dict[int, int]] = field(default_factory=dict)  # sid -> client -> clock
     focus: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # sid -> field
@@ -70,13 +76,15 @@ class Replica:
     unload: asyncio.TimerHandle | None = None
     refreshing: bool = False
     refresh_again: bool = False
-    # Changes applied here but not yet in the log (Redis was unreachable), oldest first;
-    # appended one at a time, in order, by whoever holds `logging`.
-    unlogged: list[bytes] = field(default_factory=list)
+    # Changes applied here but not yet in the log (Redis was unreachable), oldest first,
+    # each with the base it records if any; appended one at a time, in order, by whoever
+    # holds `logging`.
+    unlogged: list[tuple[bytes, Base | None]] = field(default_factory=list)
     logging: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Autosave: who last edited here (and may write), and the idle timer.
     last_editor: Member | None = None
     autosave: asyncio.TimerHandle | None = None
+    sync_asked: set[str] = field(default_factory=set)  # sids a step 1 is due to
 
     @property
     def key(self) -> Key:
@@ -102,12 +110,15 @@ class Replica:
         }
 
 
-def fork_client_id(repository_id: int, number: int, base_at: str, updated_at: str) -> int:
-    """GitHub's edits from one base to one version are always made by the same Yjs client
-    with the same clocks: a merge repeated after a crash (before its base was recorded)
-    makes the very same items, which Yjs applies once."""
-    digest = hashlib.sha256(f"{repository_id}:{number}:{base_at}:{updated_at}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") & (2**53 - 1)
+def fork_client_id(key: Key, base: bytes, theirs: IssueValues, updated_at: str) -> int:
+    """GitHub's edits from one base to one version of the issue are always made by the
+    same Yjs client with the same clocks: the same merge made twice (two machines, or a
+    retry) makes the very same items, which Yjs applies once; any other merge gets
+    another client."""
+    digest = hashlib.sha256()
+    for part in (repr(key), base, repr(sorted(theirs.to_dict().items())), updated_at):
+        digest.update(part if isinstance(part, bytes) else part.encode())
+    return int.from_bytes(digest.digest()[:8], "big") & (2**53 - 1)
 
 
 class Drafts:
@@ -136,6 +147,7 @@ class Drafts:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
+        await self.log_unlogged()  # a last try for edits a blip kept out of the log
         for replica in self.replicas.values():
             for timer in (replica.changed, replica.unload, replica.autosave):
                 if timer is not None:
@@ -159,6 +171,8 @@ class Drafts:
                 try:
                     replica = await self._load(repository_id, number, full_name, issue)
                     self.replicas[key] = replica
+                    # What was announced between the load's read and now went unheard.
+                    await self._catch_up(replica)
                     loading.set_result(replica)
                 except BaseException as error:
                     loading.set_exception(error)
@@ -188,12 +202,12 @@ class Drafts:
             updated_at = str(issue.get("updated_at") or "")
             seed = Draft.seeded(IssueValues.from_github(issue), updated_at)
             if await self.storage.create(repository_id, number, seed.state(), updated_at):
-                return Replica(repository_id, number, full_name, seed, "0-0")
+                return Replica(repository_id, number, full_name, seed, "0-0", "0-0")
             stored = await self.storage.load(repository_id, number)
             if stored is None:
                 raise StoreError("a new draft vanished as it was created")
         draft = Draft.from_updates(stored.snapshot, *(update for _, update in stored.log))
-        return Replica(repository_id, number, full_name, draft, stored.last_id)
+        return Replica(repository_id, number, full_name, draft, stored.last_id, stored.last_id)
 
     async def close(self, member: Member, key: Key) -> None:
         """The member stops editing: its awareness and field lease go, and the replica
@@ -227,7 +241,7 @@ class Drafts:
             return
         try:
             await self.storage.compact(*key)
-        except StoreError:
+        except Exception:  # StoreError, or an update merge_updates refuses
             log.warning("a draft could not be compacted before unloading; its log stays")
         if not replica.editors and self.replicas.get(key) is replica:
             for timer in (replica.changed, replica.autosave):
@@ -244,19 +258,20 @@ class Drafts:
         *,
         sid: str | None = None,
         fan_out: bool = True,
+        base: Base | None = None,
     ) -> str:
         """A change made here (a socket's update, a JSON operation, GitHub's edits): sent
         to this machine's other editors at once, then logged and announced. Answers the
         draft's version once the change is safe in the Store. If Redis is unreachable,
         the change stays applied and is logged with the next one (or at the next
         heartbeat), so a blip loses nothing the replica holds: `replica.durable` tells
-        the editor. `fan_out=False` only logs (an update held for a missing dependency:
-        editors get it once it is applied)."""
+        the editor. `fan_out=False` only logs. With `base`, the draft's new base is
+        recorded with the change, in one step."""
         if change is None:
             return replica.version
         if fan_out:
             await self._fan_out(replica, change, skip=sid)
-        replica.unlogged.append(change)
+        replica.unlogged.append((change, base))
         try:
             await self._log_pending(replica)
         except StoreError:
@@ -274,7 +289,7 @@ class Drafts:
         updates reach the log, and the other replicas, causally ordered."""
         async with replica.logging:
             while replica.unlogged:
-                entry_id = await self.storage.append(*replica.key, replica.unlogged[0])
+                entry_id = await self.storage.append(*replica.key, *replica.unlogged[0])
                 replica.unlogged.pop(0)
                 if newer(entry_id, replica.last_id):
                     replica.last_id = entry_id
@@ -289,7 +304,7 @@ class Drafts:
     async def _compact(self, key: Key) -> None:
         try:
             await self.storage.compact(*key)
-        except StoreError:
+        except Exception:  # StoreError, or an update merge_updates refuses
             log.warning("draft compaction failed; the next one folds more")
 
     async def _fan_out(self, replica: Replica, change: bytes, *, skip: str | None = None) -> None:
@@ -317,19 +332,34 @@ class Drafts:
 
     def _hear(self, message: str) -> None:
         heard = Announcement.parse(message)
-        if heard is None or heard.machine_id == self.hub.machine_id:
+        if heard is None:
             return
         replica = self.replicas.get((heard.repository_id, heard.number))
         if replica is None:
             return
-        try:
-            change = replica.draft.apply(heard.update)
-        except ValueError:
-            log.warning("ignoring a malformed draft update from machine %s", heard.machine_id)
+        if newer(heard.id, replica.heard_id):
+            replica.heard_id = heard.id
+        if heard.machine_id == self.hub.machine_id:
             return
         if newer(heard.id, replica.last_id):
             replica.last_id = heard.id
-        if change is not None:
+        self._take_in(replica, heard.update)
+
+    def _take_in(self, replica: Replica, update: bytes) -> None:
+        """Apply an update another machine logged; send what was new to the editors
+        here. If it let through updates held here, those were never logged: the change
+        is logged too (the other machine's part again, harmlessly)."""
+        held = replica.draft.held
+        try:
+            change = replica.draft.apply(update)
+        except ValueError:
+            log.warning("ignoring a draft update Yrs cannot read")
+            return
+        if change is None:
+            return
+        if replica.draft.held < held:
+            self.hub.background(self.apply(replica, change))
+        else:
             self.hub.background(self._fan_out(replica, change))
             self._changed(replica)
 
@@ -355,20 +385,19 @@ class Drafts:
     async def _heal(self) -> None:
         """Whatever was announced while this machine was not listening is in the log."""
         for replica in list(self.replicas.values()):
-            missed = await self.storage.since(
-                replica.repository_id, replica.number, replica.last_id
-            )
-            if missed is None:
-                continue
-            updates = [missed.snapshot, *(update for _, update in missed.log)]
-            for update in updates:
-                if update:
-                    change = replica.draft.apply(update)
-                    if change is not None:
-                        await self._fan_out(replica, change)
-                        self._changed(replica)
-            if newer(missed.last_id, replica.last_id):
-                replica.last_id = missed.last_id
+            await self._catch_up(replica)
+
+    async def _catch_up(self, replica: Replica) -> None:
+        missed = await self.storage.since(*replica.key, replica.heard_id)
+        if missed is None:
+            return
+        for update in (missed.snapshot, *(update for _, update in missed.log)):
+            if update:
+                self._take_in(replica, update)
+        if newer(missed.last_id, replica.heard_id):
+            replica.heard_id = missed.last_id
+        if newer(missed.last_id, replica.last_id):
+            replica.last_id = missed.last_id
 
     # --- GitHub's side ----------------------------------------------------------------
 
@@ -440,20 +469,58 @@ class Drafts:
     async def _merge(self, replica: Replica, issue: dict[str, Any], updated_at: str) -> bool:
         metrics = self.hub.metrics
         stored = await self.storage.load(*replica.key)
-        if stored is None or not updated_at > stored.base_at:
+        theirs = IssueValues.from_github(issue)
+        current = stored is None or updated_at < stored.base_at
+        if stored is not None and updated_at == stored.base_at:
+            # `updated_at` counts whole seconds: the same stamp may still be a change.
+            current = Draft.from_updates(stored.base).values() == theirs
+        if stored is None or current:
             if metrics is not None:
                 metrics.draft_merges.labels("current").inc()
             return False
-        fork = Draft(Doc(client_id=fork_client_id(*replica.key, stored.base_at, updated_at)))
-        fork.apply(stored.base)
-        change = fork.github_changes(IssueValues.from_github(issue), updated_at)
-        if change is not None:
-            replica.draft.apply(change)
-            await self.apply(replica, change)
-        await self.storage.set_base(*replica.key, fork.state(), updated_at)
+        await self.adopt(replica, stored.base, theirs, updated_at)
         if metrics is not None:
             metrics.draft_merges.labels("merged").inc()
         return True
+
+    async def adopt(
+        self, replica: Replica, base: bytes, theirs: IssueValues, updated_at: str
+    ) -> None:
+        """GitHub's issue is `theirs`, and `base` is the draft as it last matched GitHub:
+        bring GitHub's change into the draft and make the result the new base, in one
+        logged step. A save adopts GitHub's answer the same way, from what it wrote, so
+        whatever GitHub did not take (an assignee it dropped) leaves the draft too."""
+        fork = Draft(Doc(client_id=fork_client_id(replica.key, base, theirs, updated_at)))
+        fork.apply(base)
+        change = fork.github_changes(theirs, updated_at, live=replica.draft.values())
+        if change is not None:
+            replica.draft.apply(change)
+        new_base = Base(fork.state(), updated_at)
+        if change is None:
+            await self.storage.set_base(*replica.key, new_base.document, updated_at)
+            return
+        await self.apply(replica, change, base=new_base)
+
+    def ask_sync(self, replica: Replica, sid: str, *, delay: float, if_held: bool = False) -> None:
+        """In `delay`, send the socket this draft's sync step 1, which a Yjs client answers
+        with everything it has that the draft lacks (`if_held`: only if updates are still
+        held then)."""
+        if sid in replica.sync_asked:
+            return
+        replica.sync_asked.add(sid)
+
+        async def ask() -> None:
+            replica.sync_asked.discard(sid)
+            if sid not in replica.editors or (if_held and not replica.draft.held):
+                return
+            message = protocol.step1(replica.draft.doc.get_state())
+            await self.hub.emit_to(
+                sid,
+                "draft:sync",
+                {"repo": replica.full_name, "number": replica.number, "message": message},
+            )
+
+        self.hub.later(delay, ask)
 
     # --- autosave ---------------------------------------------------------------------
 
@@ -474,7 +541,13 @@ class Drafts:
         replica.last_editor = None
         if member is None or member.sid not in replica.editors:
             return  # they left: the draft waits for the next editor (or a save)
-        answer = await save_issue(self, member, replica)
+        try:
+            answer = await save_issue(self, member, replica)
+        except HubbubError as error:  # the gateway's own refusals, the Store's
+            answer = {"ok": False, "error": {"code": error.code, "message": error.message}}
+        except Exception:
+            log.exception("an autosave failed")
+            answer = {"ok": False, "error": {"code": "internal_error", "message": "save failed"}}
         if not answer["ok"]:
             # The saver hears why; the draft is kept, and the next edit tries again.
             await self.hub.emit_to(
@@ -557,8 +630,11 @@ class Drafts:
     def note_awareness(self, replica: Replica, sid: str, message: bytes) -> None:
         """Remember which awareness clients a socket speaks for, to retire them when it
         leaves without saying so."""
+        entries = protocol.awareness_entries(message)
         clients = replica.awareness.setdefault(sid, {})
-        for client_id, clock, present in protocol.awareness_entries(message):
+        if len(entries) > AWARENESS_CLIENTS_MAX or len(clients) > AWARENESS_CLIENTS_MAX:
+            raise ValueError("a socket speaks for a few awareness clients, not many")
+        for client_id, clock, present in entries:
             if present:
                 clients[client_id] = clock
             else:

@@ -58,13 +58,22 @@ async def save_issue(drafts: Drafts, member: Member, replica: Replica) -> Ack:
 
 
 async def _write(drafts: Drafts, member: Member, replica: Replica) -> Ack:
+    # Never the gateway's old copy: GitHub itself confirms it, or the save fails.
     current = await drafts.read_issue(member.identity, replica)
     if current.status != 200:
         return _failure(current)
     issue = json.loads(current.body)
     merged = await drafts.merge_github(replica, issue, lease_held=True)
+    if replica.draft.held:
+        # Some of the draft (perhaps GitHub's change just merged) waits for an update
+        # still on its way: what would be written is not yet the whole draft.
+        return refused(
+            "draft_catching_up",
+            "the draft is still receiving edits; save again in a moment",
+            retry_after_ms=500,
+        )
     ours = replica.draft.values()
-    written = replica.draft.state()  # what GitHub will hold once the write succeeds
+    written = replica.draft.state()  # the draft as GitHub will hold it after the write
     patch = ours.patch_against(IssueValues.from_github(issue))
     if not patch:
         return ok(
@@ -87,15 +96,18 @@ async def _write(drafts: Drafts, member: Member, replica: Replica) -> Ack:
         return _failure(answer)
     saved = json.loads(answer.body)
     updated_at = str(saved.get("updated_at") or "")
-    await drafts.storage.set_base(*replica.key, written, updated_at)
-    version = await drafts.apply(replica, replica.draft.set_base(updated_at))
+    theirs = IssueValues.from_github(saved)
+    await drafts.adopt(replica, written, theirs, updated_at)
+    fields = sorted(patch.keys() - {"state_reason"})
+    # What GitHub was sent but did not keep (an assignee who cannot be assigned).
+    dropped = [name for name in fields if getattr(theirs, name) != getattr(ours, name)]
     notice = {
         "repo": replica.full_name,
         "number": replica.number,
         "updated_at": updated_at,
-        "fields": sorted(patch),
+        "fields": fields,
         "by": member.identity.login,
-        "version": version,
+        "version": replica.version,
     }
     await drafts.hub.sio.emit(
         "issue_saved", notice, room=issue_room(replica.repository_id, replica.number)
@@ -108,11 +120,16 @@ async def _write(drafts: Drafts, member: Member, replica: Replica) -> Ack:
                 subject=Subject("issue", replica.number),
                 actor=member.identity.login,
                 time=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                data={"updated_at": updated_at, "fields": sorted(patch)},
+                data={"updated_at": updated_at, "fields": fields},
             )
         )
     return ok(
-        saved=True, merged=merged, updated_at=updated_at, fields=sorted(patch), version=version
+        saved=True,
+        merged=merged,
+        updated_at=updated_at,
+        fields=fields,
+        not_kept=dropped,
+        version=replica.version,
     )
 
 

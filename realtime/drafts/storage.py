@@ -57,6 +57,14 @@ def _id(stream_id: str) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
+class Base:
+    """The draft as it matched GitHub's issue of `updated_at`."""
+
+    document: bytes
+    updated_at: str
+
+
+@dataclass(frozen=True)
 class Announcement:
     """An update another machine logged: `<repository id> <number> <id> <update> <machine>`."""
 
@@ -141,9 +149,12 @@ class DraftStorage:
         )
         return bool(created)
 
-    async def append(self, repository_id: int, number: int, update: bytes) -> str:
+    async def append(
+        self, repository_id: int, number: int, update: bytes, base: Base | None = None
+    ) -> str:
         """Log one update and announce it on the replicas' channel (see `Announcement`);
-        its stream id orders it among every machine's."""
+        its stream id orders it among every machine's. With `base`, the draft's base is
+        recorded in the same step."""
         return await self.store.eval_script(
             APPEND,
             [self.keys.draft_log(repository_id, number), self.keys.draft(repository_id, number)],
@@ -153,6 +164,8 @@ class DraftStorage:
                 DRAFT_TTL_MS,
                 self.keys.draft_channel(),
                 f"{repository_id} {number}",
+                encode(base.document) if base is not None else "",
+                base.updated_at if base is not None else "",
             ],
         )
 

@@ -31,10 +31,13 @@ class MalformedUpdate(ValueError):
 
 @dataclass
 class Needs:
-    """Per client: (first clock, clock after the last) of the update's structs; the ids
-    it refers to (client -> highest clock); the ranges it deletes (client -> end)."""
+    """Per client: (first clock, clock after the last) of the update's structs; the end
+    of the last range it skips (a merged update with a hole in it: the document must
+    already hold the hole); the ids it refers to (client -> highest clock); the ranges
+    it deletes (client -> end)."""
 
     blocks: dict[int, tuple[int, int]] = field(default_factory=dict)
+    skips: dict[int, int] = field(default_factory=dict)
     refers: dict[int, int] = field(default_factory=dict)
     deletes: dict[int, int] = field(default_factory=dict)
 
@@ -42,7 +45,7 @@ class Needs:
         """Whether a document at `state` (client -> next clock) can integrate it whole."""
         after = dict(state)
         for client, (start, end) in self.blocks.items():
-            if start > state.get(client, 0):
+            if start > state.get(client, 0) or self.skips.get(client, 0) > state.get(client, 0):
                 return False
             after[client] = max(after.get(client, 0), end)
         for client, clock in self.refers.items():
@@ -136,6 +139,8 @@ def needs(update: bytes) -> Needs:
             ref = info & 0x1F
             if ref in (_GC, _SKIP):
                 clock += reader.uint()
+                if ref == _SKIP:
+                    found.skips[client] = clock
                 continue
             if info & _ORIGIN:
                 refer(reader.uint(), reader.uint())

@@ -48,7 +48,8 @@ const check = () => {
 
 socket.on("draft:sync", (data) => {
   if (data.number !== config.number) return;
-  receive(data.message);
+  const reply = receive(data.message); // a step 1 from the server wants our step 2
+  if (reply) socket.emitWithAck("draft:sync", { ...where, message: reply });
   check();
 });
 

@@ -32,6 +32,7 @@ class YjsEditor:
         client.sio.on("draft:sync", self._hear)
         self._applying = False
         self.deaf = False  # drops what it hears, as a client whose connection blipped
+        self.asked = 0  # sync step 1s the server sent
 
     def _note(self, event: Any) -> None:
         if not self._applying:
@@ -40,8 +41,20 @@ class YjsEditor:
     async def _hear(self, data: dict[str, Any]) -> None:
         if data.get("number") != self.number or self.deaf:
             return
-        _kind, payload = protocol.read_sync(data["message"])
-        self._apply(payload)
+        kind, payload = protocol.read_sync(data["message"])
+        if kind == 0:  # the server asks for what we have that it lacks, as y-protocols answers
+            self.asked += 1
+            answer = await self.client.call(
+                "draft:sync",
+                {
+                    "repo": self.repo,
+                    "number": self.number,
+                    "message": protocol.step2(self.doc.get_update(payload)),
+                },
+            )
+            assert answer["ok"], answer
+        else:
+            self._apply(payload)
         async with self._heard:
             self._heard.notify_all()
 

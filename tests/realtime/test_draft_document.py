@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pycrdt import Doc
+from pycrdt import Doc, merge_updates
 
 from realtime.drafts.document import Draft, IssueValues
 from realtime.drafts.replicas import fork_client_id
 from realtime.drafts.storage import DraftStorage
+from realtime.drafts.updates import MalformedUpdate
 from shared.store import SubscribingStore
 from shared.store.keys import Keys
 
@@ -87,7 +89,7 @@ def test_a_github_change_merges_into_a_draft_edited_since_its_base() -> None:
         state="closed",
         state_reason="completed",
     )
-    fork = Draft(Doc(client_id=fork_client_id(1, 1, BASE_AT, "2026-01-02T00:00:00Z")))
+    fork = Draft(Doc(client_id=fork_client_id((1, 1), base, theirs, "2026-01-02T00:00:00Z")))
     fork.apply(base)
     change = fork.github_changes(theirs, "2026-01-02T00:00:00Z")
     assert change is not None
@@ -102,7 +104,7 @@ def test_a_github_change_merges_into_a_draft_edited_since_its_base() -> None:
     assert fork.values() == theirs
 
     # The same merge made again (a crash before its base was recorded) changes nothing.
-    again = Draft(Doc(client_id=fork_client_id(1, 1, BASE_AT, "2026-01-02T00:00:00Z")))
+    again = Draft(Doc(client_id=fork_client_id((1, 1), base, theirs, "2026-01-02T00:00:00Z")))
     again.apply(base)
     repeat = again.github_changes(theirs, "2026-01-02T00:00:00Z")
     assert repeat is not None
@@ -189,3 +191,57 @@ async def test_compaction_folds_the_log_and_keeps_every_update(
     missed = await storage.since(7, 2, seen)
     assert missed is not None and missed.snapshot
     assert Draft.from_updates(missed.snapshot).values().body == "three two one "
+
+
+def test_merged_updates_with_holes_wait_for_what_fills_them() -> None:
+    """A merged update can skip a range (Yjs encodes the hole as a Skip struct): it is
+    held until the hole is filled, never handed to Yrs early, whatever the order."""
+    seed = Draft.seeded(IssueValues(title="T", body="start"), BASE_AT).state()
+    source = Draft.from_updates(seed)
+    steps = [
+        source.operate("splice_body", {"index": 0, "insert": letter}, origin="s")
+        for letter in "abcdef"
+    ]
+    assert all(steps)
+    holey = [merge_updates(steps[0], steps[2]), merge_updates(steps[3], steps[5])]
+    fillers = [steps[1], steps[4]]
+    for order in ([*holey, *fillers], [*fillers, *holey], [holey[1], fillers[1], holey[0]]):
+        target = Draft.from_updates(seed)
+        for update in order:
+            target.apply(update)
+        target.apply(fillers[0])
+        target.apply(fillers[1])
+        assert target.values().body == source.values().body
+        assert target.held == 0
+
+
+def test_an_update_yrs_cannot_read_is_refused_not_held() -> None:
+    draft = Draft.seeded(IssueValues(title="T"), BASE_AT)
+    # A well-formed struct header whose content is a JSON string that is not JSON.
+    bogus = bytes([1, 1, 7, 0, 2, 1, 1, 4, ord("b"), ord("o"), ord("d"), ord("y"), 1, 3]) + b"{{{"
+    bogus += bytes([0])
+    for update in (bogus, b"\xff\xff\xff", b""):
+        with pytest.raises(MalformedUpdate):
+            draft.apply(update)
+    assert draft.held == 0
+
+
+def test_a_change_github_took_from_us_is_not_typed_again() -> None:
+    """A save reached GitHub but its new base was never recorded: GitHub's issue equals
+    the live draft, and merging it from the old base must not insert the text twice."""
+    base = Draft.seeded(IssueValues(title="T", body="Hello"), BASE_AT).state()
+    live = Draft.from_updates(base)
+    live.operate("splice_body", {"index": 5, "insert": " world"}, origin="ana")
+    theirs = live.values()  # what the save wrote
+    fork = Draft.from_updates(base)
+    change = fork.github_changes(theirs, "2026-01-02T00:00:00Z", live=live.values())
+    assert change is not None
+    live.apply(change)
+    assert live.values().body == "Hello world"
+    assert live.base_updated_at == "2026-01-02T00:00:00Z"
+
+
+def test_a_new_reason_for_a_closed_issue_is_saved() -> None:
+    github = IssueValues(title="T", state="closed", state_reason="completed")
+    ours = IssueValues(title="T", state="closed", state_reason="not_planned")
+    assert ours.patch_against(github) == {"state": "closed", "state_reason": "not_planned"}

@@ -193,3 +193,17 @@ async def test_a_failed_autosave_tells_the_editor_why(make_live: Any) -> None:
     failed = await bob.wait_for("issue_save_failed")
     assert failed[0]["error"]["code"] == "validation_failed"
     assert patches(live) == [{"milestone": 42}]
+
+
+async def test_what_github_does_not_keep_is_reported_and_leaves_the_draft(live: Live) -> None:
+    bob = await opened(live, TOKEN_B)
+    await op(bob, 1, "add_assignee", login="bob")
+    await op(bob, 1, "add_assignee", login="stranger")  # cannot be assigned at GitHub
+    saved = await bob.call("save_issue", SAVE)
+    assert saved["saved"] and saved["not_kept"] == ["assignees"], saved
+    assigned = live.github.issue("octo", "hello", 1)["assignees"]
+    assert [a["login"] for a in assigned] == ["bob"]
+    after = await op(bob, 1, "splice_body", index=0, insert="")
+    assert after["draft"]["assignees"] == ["bob"]
+    again = await bob.call("save_issue", SAVE)
+    assert again["saved"] is False  # nothing left to write: the draft matches GitHub

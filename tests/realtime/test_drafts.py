@@ -284,3 +284,58 @@ async def test_an_edit_made_while_redis_is_down_is_kept_and_logged_when_it_is_ba
         assert body == "after;during;before;"
     finally:
         redis.stop()
+
+
+async def test_an_update_ahead_of_its_dependency_waits_and_its_sender_is_asked_to_sync(
+    live: Live,
+) -> None:
+    live.repo.writers.add("alice")
+    ana, bob = [await yjs_editor(live, token) for token in (TOKEN_A, TOKEN_B)]
+    ana.body.insert(0, "first ")
+    lost = ana._changes.pop()  # never reaches the server, as if refused
+    ana.body.insert(6, "second")
+    held = await ana.flush()
+    assert held["ok"] and held["held"] is True and held["durable"] is False
+    assert bob.text == ""
+    # Within a second the server asks Ana for what it lacks, and she answers.
+    await bob.wait_until(lambda e: e.text == "first second")
+    assert ana.asked == 1
+    assert lost  # sent only by the sync
+    _carol, opened_after = await opened(live, TOKEN_C)
+    assert opened_after["draft"]["body"] == "first second"
+
+
+async def test_a_yjs_editor_over_its_budget_is_asked_to_sync_and_loses_nothing(
+    make_live: Any,
+) -> None:
+    live = await make_live(socket_edits_per_s=1)  # a burst of 2
+    live.repo.writers.add("alice")
+    ana, bob = [await yjs_editor(live, token) for token in (TOKEN_A, TOKEN_B)]
+    refused = None
+    for letter in "abcd":
+        ana.body.insert(len(ana.text), letter)
+        changes, ana._changes = ana._changes, []
+        answer = await ana.client.call(
+            "draft:sync", {"repo": REPO, "number": 1, "message": protocol.update(changes[0])}
+        )
+        refused = refused or (None if answer["ok"] else answer)
+    assert refused is not None and refused["error"]["code"] == "rate_limited"
+    await bob.wait_until(lambda e: e.text == "abcd")
+
+
+async def test_text_that_is_not_unicode_is_refused_and_changes_nothing(live: Live) -> None:
+    bob, _ = await opened(live, TOKEN_B)
+    bad = await op(bob, 1, "set_title", title="Hx\udc00")
+    assert bad["error"]["code"] == "invalid_payload"
+    check = await op(bob, 1, "splice_body", index=0, insert="ok")
+    assert check["draft"]["title"] == "First" and check["draft"]["body"] == "ok"
+
+
+async def test_a_yjs_title_past_githubs_limit_is_refused(live: Live) -> None:
+    bob = await yjs_editor(live, TOKEN_B)
+    bob.title.insert(0, "x" * 300)
+    change = bob._changes.pop()
+    answer = await bob.client.call(
+        "draft:sync", {"repo": REPO, "number": 1, "message": protocol.update(change)}
+    )
+    assert answer["error"]["code"] == "draft_too_large"
