@@ -188,6 +188,8 @@ class DraftEvents:
                 f"'field' must be one of {sorted(FIELDS)} or null", code="invalid_payload"
             )
         self.projects.spend_op(member)
+        if field is not None:
+            await self._require_write(member, project)  # a lease says "editing"
         holders = await self.drafts.focus(member, replica, field)
         await self.projects.apply_presence(
             member, project, {"issue": replica.number, "field": field, "status": "active"}

@@ -339,3 +339,11 @@ async def test_a_yjs_title_past_githubs_limit_is_refused(live: Live) -> None:
         "draft:sync", {"repo": REPO, "number": 1, "message": protocol.update(change)}
     )
     assert answer["error"]["code"] == "draft_too_large"
+
+
+async def test_a_reader_cannot_take_a_field(live: Live) -> None:
+    carol, _ = await opened(live, TOKEN_C)
+    answer = await carol.call("draft_focus", {"repo": REPO, "number": 1, "field": "body"})
+    assert answer["error"]["code"] == "forbidden"
+    blur = await carol.call("draft_focus", {"repo": REPO, "number": 1, "field": None})
+    assert blur["ok"] and blur["fields"] == {}
