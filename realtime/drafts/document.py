@@ -267,11 +267,14 @@ class Draft:
         on a draft well within them cannot break them and is let through without a trial
         copy. MalformedUpdate if Yrs cannot read it."""
         size = len(update)
+        # A new key of `labels` or `assignees` costs an update at least an info byte, the
+        # parent's name, the key and a value: 12 bytes or more.
+        keys = size // 12
         if size < 1024 and (
             len(str(self.body)) + size <= BODY_MAX
             and len(str(self.title)) + size <= TITLE_MAX
-            and len(self.labels) + size <= LABELS_MAX
-            and len(self.assignees) + size <= ASSIGNEES_MAX
+            and len(self.labels) + keys <= LABELS_MAX
+            and len(self.assignees) + keys <= ASSIGNEES_MAX
         ):
             return True
         try:

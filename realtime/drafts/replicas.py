@@ -285,14 +285,22 @@ class Drafts:
         return replica.last_id
 
     async def _log_pending(self, replica: Replica) -> None:
-        """Append what is not yet logged, in the order it was applied here: one machine's
-        updates reach the log, and the other replicas, causally ordered."""
+        """Append what is not yet logged, in the order it was applied here (one machine's
+        updates reach the log, and the other replicas, causally ordered): everything
+        waiting, in one round trip. Whoever waits for the lock finds its change logged by
+        the holder's batch, or logs it with the next batch: an edit waits for at most
+        two round trips, however many arrive meanwhile."""
         async with replica.logging:
-            while replica.unlogged:
-                entry_id = await self.storage.append(*replica.key, *replica.unlogged[0])
-                replica.unlogged.pop(0)
-                if newer(entry_id, replica.last_id):
-                    replica.last_id = entry_id
+            batch = list(replica.unlogged)
+            if not batch:
+                return
+            bases = [base for _, base in batch if base is not None]
+            ids = await self.storage.append(
+                *replica.key, [change for change, _ in batch], bases[-1] if bases else None
+            )
+            del replica.unlogged[: len(batch)]
+            if ids and newer(ids[-1], replica.last_id):
+                replica.last_id = ids[-1]
 
     async def log_unlogged(self) -> None:
         """The heartbeat's retry of changes a Redis blip kept out of the log."""

@@ -150,22 +150,22 @@ class DraftStorage:
         return bool(created)
 
     async def append(
-        self, repository_id: int, number: int, update: bytes, base: Base | None = None
-    ) -> str:
-        """Log one update and announce it on the replicas' channel (see `Announcement`);
-        its stream id orders it among every machine's. With `base`, the draft's base is
-        recorded in the same step."""
+        self, repository_id: int, number: int, updates: list[bytes], base: Base | None = None
+    ) -> list[str]:
+        """Log updates, in order, and announce each on the replicas' channel (see
+        `Announcement`), in one round trip; their stream ids, which order them among every
+        machine's. With `base`, the draft's base is recorded in the same step."""
         return await self.store.eval_script(
             APPEND,
             [self.keys.draft_log(repository_id, number), self.keys.draft(repository_id, number)],
             [
-                encode(update),
                 self.machine_id,
                 DRAFT_TTL_MS,
                 self.keys.draft_channel(),
                 f"{repository_id} {number}",
                 encode(base.document) if base is not None else "",
                 base.updated_at if base is not None else "",
+                *(encode(update) for update in updates),
             ],
         )
 

@@ -177,7 +177,7 @@ async def test_compaction_folds_the_log_and_keeps_every_update(
     for word in ("one ", "two ", "three "):
         change = draft.operate("splice_body", {"index": 0, "insert": word}, origin="a")
         assert change is not None
-        await storage.append(7, 2, change)
+        await storage.append(7, 2, [change])
     stored = await storage.load(7, 2)
     assert stored is not None and len(stored.log) == 3
     seen = stored.log[0][0]
