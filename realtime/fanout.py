@@ -15,8 +15,10 @@ socket. These client managers do the same:
   on uvicorn's sans-I/O implementation, that connection is open with its handshake done,
   not closing, not paused by backpressure, without per-message deflate; the socket's
   writer task is parked on an empty queue (so nothing sent earlier can be overtaken);
-  its ping deadline has not passed; and the packet is one text frame (no ack callback,
-  no binary attachment). Otherwise the packet goes through engine.io's queue.
+  its ping deadline has not passed; and no ack callback is asked for. A packet with
+  binary attachments (a draft's Yjs update) is its text frame followed by one binary
+  frame per attachment, written together. Otherwise the packet goes through engine.io's
+  queue.
 
 The direct path reaches into private attributes of engine.io (`_async`), asyncio's
 queue (`_getters`) and uvicorn's protocol. It was written against the versions in
@@ -59,14 +61,26 @@ def check_versions() -> str | None:
     return None
 
 
-def websocket_frame(payload: bytes) -> bytes:
-    """One unmasked, final text frame (RFC 6455 §5.2): what a server sends."""
+def websocket_frame(payload: bytes, *, binary: bool = False) -> bytes:
+    """One unmasked, final text (or binary) frame (RFC 6455 §5.2): what a server sends."""
+    opcode = 0x82 if binary else 0x81
     length = len(payload)
     if length < 126:
-        return bytes((0x81, length)) + payload
+        return bytes((opcode, length)) + payload
     if length < 65_536:
-        return bytes((0x81, 126)) + length.to_bytes(2, "big") + payload
-    return bytes((0x81, 127)) + length.to_bytes(8, "big") + payload
+        return bytes((opcode, 126)) + length.to_bytes(2, "big") + payload
+    return bytes((opcode, 127)) + length.to_bytes(8, "big") + payload
+
+
+def websocket_frames(packets: list[eio_packet.Packet]) -> bytes:
+    """The frames engine.io's websocket transport would send for these packets: text as
+    text, binary attachments as raw binary frames."""
+    return b"".join(
+        websocket_frame(item.encode(), binary=True)
+        if item.binary
+        else websocket_frame(item.encode().encode())
+        for item in packets
+    )
 
 
 class CapturingWebSocket(engineio_asgi.WebSocket):
@@ -160,9 +174,7 @@ class Fanout:
         ).encode()
         parts = encoded if isinstance(encoded, list) else [encoded]
         packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in parts]
-        frame = None
-        if self.direct_enabled and len(packets) == 1 and not packets[0].binary:
-            frame = websocket_frame(packets[0].encode().encode())
+        frame = websocket_frames(packets) if self.direct_enabled else None
         sockets = self.server.eio.sockets
         now = time.time()
         ping_timeout = self.server.eio.ping_timeout

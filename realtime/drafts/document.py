@@ -270,9 +270,10 @@ class Draft:
         # A new key of `labels` or `assignees` costs an update at least an info byte, the
         # parent's name, the key and a value: 12 bytes or more.
         keys = size // 12
+        # len() of a pycrdt text counts UTF-8 bytes, never fewer than its characters.
         if size < 1024 and (
-            len(str(self.body)) + size <= BODY_MAX
-            and len(str(self.title)) + size <= TITLE_MAX
+            len(self.body) + size <= BODY_MAX
+            and len(self.title) + size <= TITLE_MAX
             and len(self.labels) + keys <= LABELS_MAX
             and len(self.assignees) + keys <= ASSIGNEES_MAX
         ):

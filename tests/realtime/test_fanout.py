@@ -43,6 +43,22 @@ async def test_on_the_pinned_stack_broadcasts_are_written_directly(live: Live) -
     assert counts["direct"] >= 10, counts  # most of the 15 deliveries
 
 
+async def test_a_broadcast_with_binary_attachments_is_written_directly_too(live: Live) -> None:
+    clients = await joined(live, TOKEN_A, TOKEN_B, TOKEN_C)
+    before = await sends(live)
+    # Frame lengths of every width: 7-bit, 16-bit and 64-bit.
+    blobs = [bytes([n]) * (n * 40) for n in range(1, 5)] + [b"z" * 70_000]
+    for n, blob in enumerate(blobs):
+        await live.hub.sio.emit(
+            "blob", {"n": n, "data": blob}, room=project_room(live.repo.id), ignore_queue=True
+        )
+    for client in clients:
+        got = await client.wait_for("blob", count=5)
+        assert [(b["n"], b["data"]) for b in got] == list(enumerate(blobs))
+    after = await sends(live)
+    assert after["direct"] - before["direct"] >= 10, (before, after)
+
+
 # uvicorn's legacy websockets implementation warns that it is deprecated, as are its parts.
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.filterwarnings("ignore:The `websockets` implementation is deprecated")
