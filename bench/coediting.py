@@ -96,7 +96,7 @@ SERVER_CORE, CLIENT_CORE = 0, 1
 TIMEOUT_S = 60  # for a connect, a join or an open to be answered
 DRAIN_S = 60  # after a phase's last ack, for every viewer to have every update
 SYNC_EVENT = '451-["draft:sync"'  # the head of a `draft:sync` event; its bytes follow
-UPDATES_METRIC = re.compile(r'^hubbub_realtime_draft_updates_total\{kind="yjs"\} (\S+)$', re.M)
+UPDATES_METRIC = re.compile(r'^hubbub_realtime_draft_updates_total\{source="yjs"\} (\S+)$', re.M)
 DEFAULT_RATES = "50,100,200,400,max"
 
 
