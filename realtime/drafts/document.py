@@ -29,6 +29,7 @@ LABELS_MAX = 100
 ASSIGNEES_MAX = 10
 NAME_MAX = 100  # a label or a login
 STATES = ("open", "closed")
+FIELD_NAMES = ("title", "body", "labels", "assignees", "state", "state_reason", "milestone")
 STATE_REASONS = ("completed", "not_planned", "reopened", "duplicate")
 # Bytes of updates held for a missing dependency, at most per draft.
 WAITING_MAX_BYTES = 2 * BODY_MAX
@@ -304,37 +305,42 @@ class Draft:
         return self._taken()
 
     def github_changes(
-        self, theirs: IssueValues, updated_at: str, *, live: IssueValues | None = None
+        self, theirs: IssueValues, updated_at: str, fields: Iterable[str]
     ) -> bytes | None:
         """Called on a copy of the draft as it was at its base (when it last matched
-        GitHub): the edits that take it to GitHub's issue now, `theirs`, made by a new
-        participant "github". Applied to the live draft, which has moved on since the
-        base, they merge with people's edits like anyone's would: text is diffed and
-        spliced, never replaced wholesale, so nothing typed meanwhile is lost.
-
-        A field the live draft (`live`) already holds exactly as GitHub does is left
-        alone: GitHub took it from us (a save whose new base was never recorded), and
-        replaying it would type the same text twice."""
+        GitHub): the edits that take `fields` (see `moved_fields`) to GitHub's issue now,
+        `theirs`, made by a new participant "github", and the new base's stamp. Applied
+        to the live draft, which has moved on since the base, they merge with people's
+        edits like anyone's would: text is diffed and spliced, never replaced wholesale,
+        so nothing typed meanwhile is lost."""
         ours = self.values()
-        live = live or ours
-
-        def moved(name: str) -> bool:
-            return getattr(ours, name) != getattr(theirs, name) != getattr(live, name)
-
+        fields = set(fields)
         with self.doc.transaction(origin="github"):
-            if moved("title"):
+            if "title" in fields:
                 _retype(self.title, ours.title, theirs.title)
-            if moved("body"):
+            if "body" in fields:
                 _retype(self.body, ours.body, theirs.body)
-            if moved("labels"):
+            if "labels" in fields:
                 _reset(self.labels, ours.labels, theirs.labels)
-            if moved("assignees"):
+            if "assignees" in fields:
                 _reset(self.assignees, ours.assignees, theirs.assignees)
             for key in ("state", "state_reason", "milestone"):
-                if moved(key):
+                if key in fields:
                     self.meta[key] = getattr(theirs, key)
             self.meta["base_updated_at"] = updated_at
         return self._taken()
+
+
+def moved_fields(base: IssueValues, theirs: IssueValues, live: IssueValues) -> frozenset[str]:
+    """The fields GitHub changed since the base that the live draft does not already
+    hold as GitHub does. One the live draft holds is left alone: GitHub took it from us
+    (a save whose new base was never recorded), and replaying it would type the same
+    text twice."""
+    return frozenset(
+        name
+        for name in FIELD_NAMES
+        if getattr(base, name) != getattr(theirs, name) != getattr(live, name)
+    )
 
 
 def _byte_offset(text: str, index: int) -> int:

@@ -26,7 +26,7 @@ from pycrdt import Doc
 
 from proxy import GatewayRequest, GatewayResponse
 from realtime.drafts import protocol
-from realtime.drafts.document import Draft, IssueValues
+from realtime.drafts.document import Draft, IssueValues, moved_fields
 from realtime.drafts.leases import FieldLeases, WriterLease
 from realtime.drafts.saving import save_issue
 from realtime.drafts.storage import Announcement, Base, DraftStorage, newer
@@ -110,13 +110,16 @@ class Replica:
         }
 
 
-def fork_client_id(key: Key, base: bytes, theirs: IssueValues, updated_at: str) -> int:
-    """GitHub's edits from one base to one version of the issue are always made by the
-    same Yjs client with the same clocks: the same merge made twice (two machines, or a
-    retry) makes the very same items, which Yjs applies once; any other merge gets
-    another client."""
+def fork_client_id(
+    key: Key, base: bytes, theirs: IssueValues, updated_at: str, fields: frozenset[str]
+) -> int:
+    """The Yjs client that makes GitHub's edits: the same for the same edits (the same
+    base, the same issue, the same fields changed), so a merge made twice makes the very
+    same items, which Yjs applies once. Anything that changes what is edited changes the
+    client: one client id must never make two different items at one clock."""
     digest = hashlib.sha256()
-    for part in (repr(key), base, repr(sorted(theirs.to_dict().items())), updated_at):
+    parts = (repr(key), base, repr(sorted(theirs.to_dict().items())), updated_at)
+    for part in (*parts, repr(sorted(fields))):
         digest.update(part if isinstance(part, bytes) else part.encode())
     return int.from_bytes(digest.digest()[:8], "big") & (2**53 - 1)
 
@@ -498,9 +501,11 @@ class Drafts:
         bring GitHub's change into the draft and make the result the new base, in one
         logged step. A save adopts GitHub's answer the same way, from what it wrote, so
         whatever GitHub did not take (an assignee it dropped) leaves the draft too."""
-        fork = Draft(Doc(client_id=fork_client_id(replica.key, base, theirs, updated_at)))
+        fork = Draft.from_updates(base)
+        fields = moved_fields(fork.values(), theirs, replica.draft.values())
+        fork = Draft(Doc(client_id=fork_client_id(replica.key, base, theirs, updated_at, fields)))
         fork.apply(base)
-        change = fork.github_changes(theirs, updated_at, live=replica.draft.values())
+        change = fork.github_changes(theirs, updated_at, fields)
         if change is not None:
             replica.draft.apply(change)
         new_base = Base(fork.state(), updated_at)

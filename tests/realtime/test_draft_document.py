@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycrdt import Doc, merge_updates
 
-from realtime.drafts.document import Draft, IssueValues
+from realtime.drafts.document import Draft, IssueValues, moved_fields
 from realtime.drafts.replicas import fork_client_id
 from realtime.drafts.storage import DraftStorage
 from realtime.drafts.updates import MalformedUpdate
@@ -73,6 +73,18 @@ def test_concurrent_typing_converges_and_keeps_every_character(
     assert sorted(body) == sorted(typed)
 
 
+def github_merge(
+    base: bytes, theirs: IssueValues, live: IssueValues, at: str = "2026-01-02T00:00:00Z"
+) -> tuple[Draft, bytes | None, int]:
+    """What `Drafts.adopt` does: the fork at the base, GitHub's edits made on it, and the
+    client id that made them."""
+    fields = moved_fields(Draft.from_updates(base).values(), theirs, live)
+    client_id = fork_client_id((1, 1), base, theirs, at, fields)
+    fork = Draft(Doc(client_id=client_id))
+    fork.apply(base)
+    return fork, fork.github_changes(theirs, at, fields), client_id
+
+
 def test_a_github_change_merges_into_a_draft_edited_since_its_base() -> None:
     seed = Draft.seeded(
         IssueValues(title="Crash", body="line one\nline two\n", labels=frozenset({"bug"})),
@@ -89,9 +101,8 @@ def test_a_github_change_merges_into_a_draft_edited_since_its_base() -> None:
         state="closed",
         state_reason="completed",
     )
-    fork = Draft(Doc(client_id=fork_client_id((1, 1), base, theirs, "2026-01-02T00:00:00Z")))
-    fork.apply(base)
-    change = fork.github_changes(theirs, "2026-01-02T00:00:00Z")
+    before = live.values()
+    fork, change, _ = github_merge(base, theirs, before)
     assert change is not None
     live.apply(change)
     merged = live.values()
@@ -103,13 +114,26 @@ def test_a_github_change_merges_into_a_draft_edited_since_its_base() -> None:
     # The fork now is GitHub's issue: what a later merge diffs from.
     assert fork.values() == theirs
 
-    # The same merge made again (a crash before its base was recorded) changes nothing.
-    again = Draft(Doc(client_id=fork_client_id((1, 1), base, theirs, "2026-01-02T00:00:00Z")))
-    again.apply(base)
-    repeat = again.github_changes(theirs, "2026-01-02T00:00:00Z")
+    # The same merge made again (by another machine, from the same draft) changes nothing.
+    _, repeat, _ = github_merge(base, theirs, before)
     assert repeat is not None
     assert live.apply(repeat) is None
     assert live.values() == merged
+
+
+def test_merges_of_different_edits_never_share_a_yjs_client() -> None:
+    """The same base and issue, but a live draft that already holds GitHub's body: the
+    body is not retyped, so the edits differ, and so must their client (one client
+    making two different items at one clock would fork the document)."""
+    base = Draft.seeded(IssueValues(title="T", body="Hello"), BASE_AT).state()
+    theirs = IssueValues(title="T!", body="Hello world")
+    _, first, first_id = github_merge(base, theirs, IssueValues(title="T", body="Hello"))
+    _, second, second_id = github_merge(base, theirs, IssueValues(title="T", body="Hello world"))
+    assert first_id != second_id
+    assert first is not None and second is not None
+    # Distinct clients: replicas that get both, in either order, still agree.
+    one, other = Draft.from_updates(base, first, second), Draft.from_updates(base, second, first)
+    assert one.values() == other.values()
 
 
 def test_a_patch_holds_only_what_differs_from_github() -> None:
@@ -233,8 +257,7 @@ def test_a_change_github_took_from_us_is_not_typed_again() -> None:
     live = Draft.from_updates(base)
     live.operate("splice_body", {"index": 5, "insert": " world"}, origin="ana")
     theirs = live.values()  # what the save wrote
-    fork = Draft.from_updates(base)
-    change = fork.github_changes(theirs, "2026-01-02T00:00:00Z", live=live.values())
+    _, change, _ = github_merge(base, theirs, live.values())
     assert change is not None
     live.apply(change)
     assert live.values().body == "Hello world"
