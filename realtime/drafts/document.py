@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +33,11 @@ NAME_MAX = 100  # a label or a login
 STATES = ("open", "closed")
 FIELD_NAMES = ("title", "body", "labels", "assignees", "state", "state_reason", "milestone")
 STATE_REASONS = ("completed", "not_planned", "reopened", "duplicate")
-# Bytes of updates held for a missing dependency, at most per draft.
+# Updates held for a missing dependency, at most per draft: how many, how many bytes, and
+# for how long (a client whose update never arrives is asked to sync within a second).
+WAITING_MAX = 64
 WAITING_MAX_BYTES = 2 * BODY_MAX
+HELD_S = 30.0
 
 
 class DraftTooLarge(InvalidRequest):
@@ -65,6 +70,10 @@ class IssueValues:
             state_reason=issue.get("state_reason") or None,
             milestone=milestone.get("number") if isinstance(milestone, dict) else None,
         )
+
+    def to_json(self) -> str:
+        """A stable text form, for comparing values kept in the Store."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +123,13 @@ def _names(items: Any, key: str) -> Iterable[str]:
     )
 
 
+@dataclass(frozen=True)
+class _Held:
+    update: bytes
+    needs: Needs
+    since: float  # time.monotonic() when it arrived
+
+
 class Draft:
     """One issue's document on this machine. Every method that changes it returns the
     v1 update it made, to be logged and sent to every other replica and client."""
@@ -130,7 +146,9 @@ class Draft:
         self._changes: list[bytes] = []
         self.doc.observe(lambda event: self._changes.append(event.update))
         # Peers' updates that arrived before one they depend on (see updates.py).
-        self._waiting: list[tuple[bytes, Needs]] = []
+        self._waiting: list[_Held] = []
+        self._fresh = False  # a held update arrived since held ones were last merged
+        self.applied = False  # whether the last `apply`'s own update was integrated
 
     @classmethod
     def from_updates(cls, *updates: bytes) -> Draft:
@@ -205,7 +223,8 @@ class Draft:
     def apply(self, update: bytes) -> bytes | None:
         """Apply a peer's update, or hold it until what it depends on has arrived; what
         became new here (this update, and any held ones it let through), or None.
-        MalformedUpdate if it is not a v1 update Yrs can read."""
+        `applied` then says whether this update itself was integrated. MalformedUpdate if
+        it is not a v1 update Yrs can read."""
         wanted = needs(update)
         try:
             # Yrs decodes the contents too (`needs` only skips over them): an update it
@@ -213,40 +232,49 @@ class Draft:
             merge_updates(update, update)
         except Exception as error:
             raise MalformedUpdate("Yrs cannot decode the update") from error
-        self._waiting.append((update, wanted))
-        self._release()
+        self._waiting.append(_Held(update, wanted, time.monotonic()))
+        self._fresh = True
+        self.applied = False
+        self._release(update)
         return self._taken()
 
-    def holds(self, update: bytes) -> bool:
-        """Whether `update` is held, waiting for an update it depends on."""
-        return any(waiting is update for waiting, _ in self._waiting)
-
-    def _release(self) -> None:
+    def _release(self, arrived: bytes | None = None) -> None:
+        """Apply every held update whose dependencies are here, until none is."""
         released = True
         while released and self._waiting:
             released = False
             state = state_of(self.doc.get_state())
             for entry in self._waiting:
-                if entry[1].met_by(state):
+                if entry.needs.met_by(state):
                     self._waiting.remove(entry)
                     with contextlib.suppress(Exception):  # checked on arrival; never fatal
-                        self.doc.apply_update(entry[0])
+                        self.doc.apply_update(entry.update)
+                    self.applied = self.applied or entry.update is arrived
                     released = True
                     break
             else:
-                released = self._release_merged(state)
-        # A gap that never fills (its sender is gone) heals by sync, not by waiting.
-        while sum(len(update) for update, _ in self._waiting) > WAITING_MAX_BYTES:
+                released = self._release_merged(state, arrived)
+        # A gap that never fills (its sender is gone) heals by sync, not by waiting: the
+        # oldest go first past the bounds, and any that waited HELD_S.
+        expired = time.monotonic() - HELD_S
+        while self._waiting and (
+            len(self._waiting) > WAITING_MAX
+            or sum(len(held.update) for held in self._waiting) > WAITING_MAX_BYTES
+            or self._waiting[0].since < expired
+        ):
             self._waiting.pop(0)
 
-    def _release_merged(self, state: dict[int, int]) -> bool:
+    def _release_merged(self, state: dict[int, int], arrived: bytes | None) -> bool:
         """Held updates that fill each other's holes (one skips what another holds) are
-        ready together, though neither is alone: merging takes any order."""
-        if len(self._waiting) < 2:
+        ready together, though neither is alone: merging takes any order. Tried once per
+        new arrival, not on every keystroke while something waits."""
+        if len(self._waiting) < 2 or not self._fresh:
             return False
-        merged = merge_updates(*(update for update, _ in self._waiting))
+        self._fresh = False
+        merged = merge_updates(*(held.update for held in self._waiting))
         if not needs(merged).met_by(state):
             return False
+        self.applied = self.applied or any(held.update is arrived for held in self._waiting)
         self._waiting.clear()
         self.doc.apply_update(merged)
         return True
@@ -255,6 +283,10 @@ class Draft:
     def held(self) -> int:
         """How many updates wait for one they depend on."""
         return len(self._waiting)
+
+    @property
+    def held_bytes(self) -> int:
+        return sum(len(held.update) for held in self._waiting)
 
     def _taken(self) -> bytes | None:
         changes, self._changes = self._changes, []
@@ -267,7 +299,8 @@ class Draft:
         character, label or assignee costs the update at least a byte, so a small update
         on a draft well within them cannot break them and is let through without a trial
         copy. MalformedUpdate if Yrs cannot read it."""
-        size = len(update)
+        # Held updates count as if they were applied: they will be, all at once, unchecked.
+        size = len(update) + self.held_bytes
         # A new key of `labels` or `assignees` costs an update at least an info byte, the
         # parent's name, the key and a value: 12 bytes or more.
         keys = size // 12
@@ -281,8 +314,9 @@ class Draft:
             return True
         try:
             trial = Draft()
-            trial.doc.apply_update(self.state())
-            trial.doc.apply_update(update)
+            trial.doc.apply_update(
+                merge_updates(self.state(), *(held.update for held in self._waiting), update)
+            )
         except Exception as error:
             raise MalformedUpdate("Yrs cannot decode the update") from error
         try:
@@ -331,16 +365,10 @@ class Draft:
         return self._taken()
 
 
-def moved_fields(base: IssueValues, theirs: IssueValues, live: IssueValues) -> frozenset[str]:
-    """The fields GitHub changed since the base that the live draft does not already
-    hold as GitHub does. One the live draft holds is left alone: GitHub took it from us
-    (a save whose new base was never recorded), and replaying it would type the same
-    text twice."""
-    return frozenset(
-        name
-        for name in FIELD_NAMES
-        if getattr(base, name) != getattr(theirs, name) != getattr(live, name)
-    )
+def moved_fields(base: IssueValues, theirs: IssueValues) -> frozenset[str]:
+    """The fields GitHub changed since the base: all of them are merged, so the fork,
+    which becomes the next base, holds GitHub's value for every field."""
+    return frozenset(name for name in FIELD_NAMES if getattr(base, name) != getattr(theirs, name))
 
 
 def _byte_offset(text: str, index: int) -> int:
@@ -370,10 +398,12 @@ def _retype(target: Text, old: str, new: str) -> None:
 
 
 def _reset(target: Map, old: frozenset[str], new: frozenset[str]) -> None:
-    for name in old - new:
+    # Sorted: each change takes the next clock, and the same merge must make the same
+    # items in every process (set order follows each process's string hash seed).
+    for name in sorted(old - new):
         if name in target:
             del target[name]
-    for name in new - old:
+    for name in sorted(new - old):
         target[name] = True
 
 

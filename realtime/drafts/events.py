@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from pycrdt import YSyncMessageType
 
-from realtime.drafts import protocol
+from realtime.drafts import protocol, updates
+from realtime.drafts.document import Draft
 from realtime.drafts.leases import FIELDS
 from realtime.drafts.replicas import Drafts, Replica
 from realtime.drafts.saving import save_issue
@@ -110,13 +111,20 @@ class DraftEvents:
             return ok(message=protocol.step2(missing), version=replica.version)
         if kind not in (YSyncMessageType.SYNC_STEP2, YSyncMessageType.SYNC_UPDATE):
             raise InvalidRequest("unknown y-sync message type", code="invalid_message")
-        await self._require_write(member, project)
+        try:
+            await self._require_write(member, project)
+        except Forbidden:
+            # A viewer answers the server's step 1 too (y-protocols does): fine, as long
+            # as it holds nothing the draft lacks.
+            if kind == YSyncMessageType.SYNC_STEP2 and _adds_nothing(replica, body):
+                return ok(version=replica.version, durable=True)
+            raise
         try:
             self._spend_edit(member)
         except RateLimited:
             # A Yjs client never sends a refused update again, and all it types next
             # depends on it: once it may, it is asked for everything it has.
-            self.drafts.ask_sync(replica, sid, delay=1.0)
+            self.drafts.ask_sync(replica, sid, delay=RESYNC_AFTER_S)
             raise
         try:
             fits = replica.draft.would_fit(body)
@@ -125,17 +133,17 @@ class DraftEvents:
             raise InvalidRequest("the update is malformed", code="invalid_message") from None
         if not fits:
             return refused("draft_too_large", "the draft would exceed GitHub's limits for an issue")
-        if change is None and replica.draft.holds(body):
+        if not replica.draft.applied:
             # Ahead of an update it depends on: applied, logged and sent on once that
-            # arrives. Should it not come soon, the client is asked for it.
-            self.drafts.ask_sync(replica, sid, delay=RESYNC_AFTER_S, if_held=True)
+            # arrives. The client is asked for it (and anything else it has) shortly.
+            self.drafts.ask_sync(replica, sid, delay=RESYNC_AFTER_S)
             return ok(version=replica.version, durable=False, held=True)
         if change is not None:
             self.drafts.edited(replica, member)
             if self.hub.metrics is not None:
                 self.hub.metrics.draft_updates.labels("yjs").inc()
-        version = await self.drafts.apply(replica, change, sid=sid)
-        return ok(version=version, durable=replica.durable)
+        logged = await self.drafts.apply(replica, change, sid=sid)
+        return ok(version=logged.version, durable=logged.durable)
 
     async def awareness(self, sid: str, data: Any) -> Ack:
         data = payload(data)
@@ -171,8 +179,8 @@ class DraftEvents:
                 self.drafts.edited(replica, member)
                 if self.hub.metrics is not None:
                     self.hub.metrics.draft_updates.labels("op").inc()
-            version = await self.drafts.apply(replica, change, sid=sid)
-            return ok(version=version, durable=replica.durable, draft=replica.state())
+            logged = await self.drafts.apply(replica, change, sid=sid)
+            return ok(version=logged.version, durable=logged.durable, draft=replica.state())
 
         if "op_id" in data:
             assert self.hub.ops is not None
@@ -207,3 +215,22 @@ class DraftEvents:
                 member.user, data, lambda: save_issue(self.drafts, member, replica)
             )
         return await save_issue(self.drafts, member, replica)
+
+
+def _adds_nothing(replica: Replica, update: bytes) -> bool:
+    """Whether `update` holds nothing the draft lacks: no struct past its state, and no
+    deletion that changes what it shows (a y-sync step 2 always carries the sender's
+    whole delete set, so that is checked on a copy)."""
+    try:
+        wanted = updates.needs(update)
+    except ValueError:
+        return False
+    state = updates.state_of(replica.draft.doc.get_state())
+    if any(end > state.get(client, 0) for client, (_, end) in wanted.blocks.items()):
+        return False
+    if not wanted.deletes:
+        return True
+    try:
+        return Draft.from_updates(replica.draft.state(), update).values() == replica.draft.values()
+    except ValueError:
+        return False

@@ -37,6 +37,7 @@ class WriterLease:
         self.key = keys.draft_writer(repository_id, number)
         self.owner = secrets.token_hex(8)
         self.wait_s = wait_s
+        self.lost = False
 
     async def __aenter__(self) -> WriterLease:
         delay = 0.02
@@ -56,7 +57,11 @@ class WriterLease:
         while True:
             await asyncio.sleep(WRITER_LEASE_MS / 3000)
             with contextlib.suppress(StoreError):
-                await self.store.eval_script(RENEW, [self.key], [self.owner, WRITER_LEASE_MS])
+                if not await self.store.eval_script(
+                    RENEW, [self.key], [self.owner, WRITER_LEASE_MS]
+                ):
+                    self.lost = True  # it expired: another writer may be at work
+                    return
 
     async def __aexit__(self, *exc: object) -> None:
         self._renewal.cancel()

@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import Doc
+from pycrdt import Doc, merge_updates
 
 from proxy import GatewayRequest, GatewayResponse
 from realtime.drafts import protocol
@@ -56,6 +56,16 @@ ISSUE_EVENTS = frozenset({"github.issues"})
 Key = tuple[int, int]
 
 
+@dataclass(frozen=True)
+class Logged:
+    """A change made here, once `Drafts.apply` is done with it: the draft's version, and
+    whether the change is in the Store (False: Redis was unreachable; it is kept and
+    logged as soon as Redis answers)."""
+
+    version: str
+    durable: bool
+
+
 @dataclass
 class Replica:
     repository_id: int
@@ -76,10 +86,12 @@ class Replica:
     unload: asyncio.TimerHandle | None = None
     refreshing: bool = False
     refresh_again: bool = False
-    # Changes applied here but not yet in the log (Redis was unreachable), oldest first,
-    # each with the base it records if any; appended one at a time, in order, by whoever
-    # holds `logging`.
-    unlogged: list[tuple[bytes, Base | None]] = field(default_factory=list)
+    # Changes applied here but not yet in the log, oldest first: (sequence number, change,
+    # the base it records if any); appended in batches, in order, by whoever holds
+    # `logging`. `logged_seq` is the last sequence number known to be in the log.
+    unlogged: list[tuple[int, bytes, Base | None]] = field(default_factory=list)
+    next_seq: int = 0
+    logged_seq: int = 0
     logging: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Autosave: who last edited here (and may write), and the idle timer.
     last_editor: Member | None = None
@@ -93,11 +105,6 @@ class Replica:
     @property
     def version(self) -> str:
         return self.last_id
-
-    @property
-    def durable(self) -> bool:
-        """Whether every change applied here is in the Store."""
-        return not self.unlogged
 
     def state(self) -> dict[str, Any]:
         """What a JSON client sees: the values and the version they are at."""
@@ -262,19 +269,18 @@ class Drafts:
         sid: str | None = None,
         fan_out: bool = True,
         base: Base | None = None,
-    ) -> str:
+    ) -> Logged:
         """A change made here (a socket's update, a JSON operation, GitHub's edits): sent
-        to this machine's other editors at once, then logged and announced. Answers the
-        draft's version once the change is safe in the Store. If Redis is unreachable,
-        the change stays applied and is logged with the next one (or at the next
-        heartbeat), so a blip loses nothing the replica holds: `replica.durable` tells
-        the editor. `fan_out=False` only logs. With `base`, the draft's new base is
-        recorded with the change, in one step."""
+        to this machine's other editors at once, and logged and announced. Answers once
+        the change is safe in the Store or Redis is found unreachable (then it is kept,
+        and logged with the next change or at the next heartbeat: a blip loses nothing
+        the replica holds). With `base`, the draft's new base is recorded with the change,
+        in one step."""
         if change is None:
-            return replica.version
+            return Logged(replica.version, True)
+        seq = self._queue(replica, change, base)  # before any await: log order is apply order
         if fan_out:
             await self._fan_out(replica, change, skip=sid)
-        replica.unlogged.append((change, base))
         try:
             await self._log_pending(replica)
         except StoreError:
@@ -285,7 +291,12 @@ class Drafts:
         if replica.appended >= COMPACT_EVERY:
             replica.appended = 0
             self.hub.background(self._compact(replica.key))
-        return replica.last_id
+        return Logged(replica.version, seq <= replica.logged_seq)
+
+    def _queue(self, replica: Replica, change: bytes, base: Base | None = None) -> int:
+        replica.next_seq += 1
+        replica.unlogged.append((replica.next_seq, change, base))
+        return replica.next_seq
 
     async def _log_pending(self, replica: Replica) -> None:
         """Append what is not yet logged, in the order it was applied here (one machine's
@@ -297,13 +308,18 @@ class Drafts:
             batch = list(replica.unlogged)
             if not batch:
                 return
-            bases = [base for _, base in batch if base is not None]
+            bases = [base for _, _, base in batch if base is not None]
             ids = await self.storage.append(
-                *replica.key, [change for change, _ in batch], bases[-1] if bases else None
+                *replica.key, [change for _, change, _ in batch], bases[-1] if bases else None
             )
             del replica.unlogged[: len(batch)]
+            replica.logged_seq = batch[-1][0]
             if ids and newer(ids[-1], replica.last_id):
                 replica.last_id = ids[-1]
+
+    async def _log_later(self, replica: Replica) -> None:
+        with contextlib.suppress(StoreError):  # kept for the next change or heartbeat
+            await self._log_pending(replica)
 
     async def log_unlogged(self) -> None:
         """The heartbeat's retry of changes a Redis blip kept out of the log."""
@@ -369,10 +385,10 @@ class Drafts:
         if change is None:
             return
         if replica.draft.held < held:
-            self.hub.background(self.apply(replica, change))
-        else:
-            self.hub.background(self._fan_out(replica, change))
-            self._changed(replica)
+            self._queue(replica, change)  # now, so that it is logged before what follows
+            self.hub.background(self._log_later(replica))
+        self.hub.background(self._fan_out(replica, change))
+        self._changed(replica)
 
     async def _listen(self, store: SubscribingStore, ready: asyncio.Event) -> None:
         channel = self.keys.draft_channel()
@@ -481,50 +497,62 @@ class Drafts:
         metrics = self.hub.metrics
         stored = await self.storage.load(*replica.key)
         theirs = IssueValues.from_github(issue)
-        current = stored is None or updated_at < stored.base_at
-        if stored is not None and updated_at == stored.base_at:
+        if stored is None:
+            return False
+        base = stored.base
+        if stored.pending and stored.pending_values == theirs.to_json():
+            # GitHub holds exactly what a save sent (its answer never recorded a base):
+            # what it wrote is the base, and there is nothing of GitHub's to merge.
+            base = stored.pending
+        current = updated_at < stored.base_at
+        if updated_at == stored.base_at:
             # `updated_at` counts whole seconds: the same stamp may still be a change.
-            current = Draft.from_updates(stored.base).values() == theirs
-        if stored is None or current:
+            current = Draft.from_updates(base).values() == theirs
+        if current:
             if metrics is not None:
                 metrics.draft_merges.labels("current").inc()
             return False
-        await self.adopt(replica, stored.base, theirs, updated_at)
+        logged = await self.adopt(replica, base, theirs, updated_at)
+        if not logged.durable:
+            log.warning("GitHub's change is merged here but not logged yet; it is kept")
         if metrics is not None:
             metrics.draft_merges.labels("merged").inc()
         return True
 
     async def adopt(
         self, replica: Replica, base: bytes, theirs: IssueValues, updated_at: str
-    ) -> None:
+    ) -> Logged:
         """GitHub's issue is `theirs`, and `base` is the draft as it last matched GitHub:
-        bring GitHub's change into the draft and make the result the new base, in one
-        logged step. A save adopts GitHub's answer the same way, from what it wrote, so
-        whatever GitHub did not take (an assignee it dropped) leaves the draft too."""
+        bring every field GitHub changed since into the draft, and make the result (which
+        holds GitHub's value for every field) the new base, in one logged step. A save
+        adopts GitHub's answer the same way, from what it wrote, so whatever GitHub did
+        not take (an assignee it dropped) leaves the draft too."""
         fork = Draft.from_updates(base)
-        fields = moved_fields(fork.values(), theirs, replica.draft.values())
+        fields = moved_fields(fork.values(), theirs)
         fork = Draft(Doc(client_id=fork_client_id(replica.key, base, theirs, updated_at, fields)))
         fork.apply(base)
         change = fork.github_changes(theirs, updated_at, fields)
-        if change is not None:
-            replica.draft.apply(change)
-        new_base = Base(fork.state(), updated_at)
-        if change is None:
-            await self.storage.set_base(*replica.key, new_base.document, updated_at)
-            return
-        await self.apply(replica, change, base=new_base)
+        assert change is not None  # the new base's stamp, at least
+        # Held updates this lets through are new here too: log what was new, or the
+        # change itself if the replica must wait for the base's items.
+        effective = replica.draft.apply(change)
+        return await self.apply(
+            replica,
+            change if effective is None else merge_updates(change, effective),
+            base=Base(fork.state(), updated_at),
+        )
 
-    def ask_sync(self, replica: Replica, sid: str, *, delay: float, if_held: bool = False) -> None:
+    def ask_sync(self, replica: Replica, sid: str, *, delay: float) -> None:
         """In `delay`, send the socket this draft's sync step 1, which a Yjs client answers
-        with everything it has that the draft lacks (`if_held`: only if updates are still
-        held then)."""
+        with everything it has that the draft lacks (nearly nothing, if what it waited
+        for has arrived meanwhile: asking is cheap, missing a gap is not)."""
         if sid in replica.sync_asked:
             return
         replica.sync_asked.add(sid)
 
         async def ask() -> None:
             replica.sync_asked.discard(sid)
-            if sid not in replica.editors or (if_held and not replica.draft.held):
+            if sid not in replica.editors:
                 return
             message = protocol.step1(replica.draft.doc.get_state())
             await self.hub.emit_to(

@@ -36,8 +36,10 @@ SAVE_WAIT_S = 5.0
 async def save_issue(drafts: Drafts, member: Member, replica: Replica) -> Ack:
     metrics = drafts.hub.metrics
     try:
-        async with WriterLease(drafts.store, drafts.keys, *replica.key, wait_s=SAVE_WAIT_S):
-            answer = await _write(drafts, member, replica)
+        async with WriterLease(
+            drafts.store, drafts.keys, *replica.key, wait_s=SAVE_WAIT_S
+        ) as lease:
+            answer = await _write(drafts, member, replica, lease)
     except RateLimited as error:
         # The gateway's own protection of the saver's budget (or of GitHub's).
         answer = refused(
@@ -57,7 +59,7 @@ async def save_issue(drafts: Drafts, member: Member, replica: Replica) -> Ack:
     return answer
 
 
-async def _write(drafts: Drafts, member: Member, replica: Replica) -> Ack:
+async def _write(drafts: Drafts, member: Member, replica: Replica, lease: WriterLease) -> Ack:
     # Never the gateway's old copy: GitHub itself confirms it, or the save fails.
     current = await drafts.read_issue(member.identity, replica)
     if current.status != 200:
@@ -82,6 +84,12 @@ async def _write(drafts: Drafts, member: Member, replica: Replica) -> Ack:
             updated_at=issue.get("updated_at"),
             version=replica.version,
         )
+    await drafts.storage.set_pending(*replica.key, written, ours.to_json())
+    if lease.lost:
+        # It ran out (GitHub was that slow): another writer may be at work; never two.
+        return refused(
+            "save_in_progress", "the save took too long; save again", retry_after_ms=1000
+        )
     answer = await drafts.hub.gateway()(
         GatewayRequest(
             method="PATCH",
@@ -97,7 +105,7 @@ async def _write(drafts: Drafts, member: Member, replica: Replica) -> Ack:
     saved = json.loads(answer.body)
     updated_at = str(saved.get("updated_at") or "")
     theirs = IssueValues.from_github(saved)
-    await drafts.adopt(replica, written, theirs, updated_at)
+    logged = await drafts.adopt(replica, written, theirs, updated_at)
     fields = sorted(patch.keys() - {"state_reason"})
     # What GitHub was sent but did not keep (an assignee who cannot be assigned).
     dropped = [name for name in fields if getattr(theirs, name) != getattr(ours, name)]
@@ -130,6 +138,7 @@ async def _write(drafts: Drafts, member: Member, replica: Replica) -> Ack:
         fields=fields,
         not_kept=dropped,
         version=replica.version,
+        durable=logged.durable,
     )
 
 

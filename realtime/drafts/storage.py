@@ -14,6 +14,7 @@ starts again from GitHub.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import secrets
 from dataclasses import dataclass
 
@@ -94,6 +95,11 @@ class Stored:
     log: list[tuple[str, bytes]]  # (stream id, update), oldest first, all after `upto`
     base: bytes
     base_at: str
+    # The draft as a save sent it to GitHub, and the values it sent, recorded before the
+    # write: if the answer is lost (the machine dies), GitHub's issue showing exactly
+    # these values says the write happened, and `pending` is the base it left.
+    pending: bytes = b""
+    pending_values: str = ""
 
     @property
     def last_id(self) -> str:
@@ -129,6 +135,8 @@ class DraftStorage:
             log=entries,
             base=decode(hash_.get("base") or hash_["snapshot"]),
             base_at=hash_.get("base_at", ""),
+            pending=decode(hash_.get("pending", "")),
+            pending_values=hash_.get("pending_values", ""),
         )
 
     async def since(self, repository_id: int, number: int, last_id: str) -> Stored | None:
@@ -137,10 +145,9 @@ class DraftStorage:
         stored = await self.load(repository_id, number)
         if stored is None:
             return None
-        if not newer(stored.upto, last_id):
-            stored = Stored(b"", stored.upto, stored.log, stored.base, stored.base_at)
+        snapshot = stored.snapshot if newer(stored.upto, last_id) else b""
         entries = [(i, u) for i, u in stored.log if newer(i, last_id)]
-        return Stored(stored.snapshot, stored.upto, entries, stored.base, stored.base_at)
+        return dataclasses.replace(stored, snapshot=snapshot, log=entries)
 
     async def create(self, repository_id: int, number: int, seed: bytes, base_at: str) -> bool:
         """Store a new draft; False if another machine created it first."""
@@ -169,10 +176,13 @@ class DraftStorage:
             ],
         )
 
-    async def set_base(self, repository_id: int, number: int, base: bytes, base_at: str) -> None:
-        """The draft now matches GitHub's issue of `base_at` as it stood in `base`."""
+    async def set_pending(
+        self, repository_id: int, number: int, document: bytes, values: str
+    ) -> None:
+        """What a save is about to write (see `Stored.pending`)."""
         await self.store.hset(
-            self.keys.draft(repository_id, number), {"base": encode(base), "base_at": base_at}
+            self.keys.draft(repository_id, number),
+            {"pending": encode(document), "pending_values": values},
         )
 
     async def compact(self, repository_id: int, number: int) -> bool:

@@ -33,6 +33,7 @@ class YjsEditor:
         self._applying = False
         self.deaf = False  # drops what it hears, as a client whose connection blipped
         self.asked = 0  # sync step 1s the server sent
+        self.updates = 0  # updates heard
 
     def _note(self, event: Any) -> None:
         if not self._applying:
@@ -55,6 +56,7 @@ class YjsEditor:
             assert answer["ok"], answer
         else:
             self._apply(payload)
+            self.updates += 1
         async with self._heard:
             self._heard.notify_all()
 

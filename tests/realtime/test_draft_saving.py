@@ -207,3 +207,26 @@ async def test_what_github_does_not_keep_is_reported_and_leaves_the_draft(live: 
     assert after["draft"]["assignees"] == ["bob"]
     again = await bob.call("save_issue", SAVE)
     assert again["saved"] is False  # nothing left to write: the draft matches GitHub
+
+
+async def test_a_save_whose_answer_was_lost_is_not_merged_back_twice(live: Live) -> None:
+    """The machine died between GitHub's answer and recording it as the base: the echo
+    finds GitHub holding exactly what the save sent, and merges nothing."""
+    live.github.edit_issue("octo", "hello", 1, body="Hello")
+    bob = YjsEditor(await live.connect(TOKEN_B), 1)
+    await bob.client.call("join_project", {"repo": REPO})
+    await bob.open()
+    await bob.insert(5, " world")
+    store, keys = live.gateway.store, live.gateway.keys
+    draft_key = keys.draft(live.repo.id, 1)
+    before = await store.hgetall(draft_key)
+    assert (await bob.client.call("save_issue", SAVE))["saved"]
+    await store.hset(draft_key, {"base": before["base"], "base_at": before["base_at"]})
+
+    heard = bob.updates
+    await live.deliver("issues", issue_payload(live.repo, 1, "edited", "First"))
+    await bob.wait_until(lambda e: e.updates > heard)  # the echo, merged
+    live.github.edit_issue("octo", "hello", 1, body="Hello world\nand more")
+    await live.deliver("issues", issue_payload(live.repo, 1, "edited", "First"))
+    await bob.wait_until(lambda e: e.text.endswith("more"))
+    assert bob.text == "Hello world\nand more"

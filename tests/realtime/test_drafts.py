@@ -347,3 +347,33 @@ async def test_a_reader_cannot_take_a_field(live: Live) -> None:
     assert answer["error"]["code"] == "forbidden"
     blur = await carol.call("draft_focus", {"repo": REPO, "number": 1, "field": None})
     assert blur["ok"] and blur["fields"] == {}
+
+
+async def test_a_viewer_answering_the_servers_step1_is_welcome(live: Live) -> None:
+    bob = await yjs_editor(live, TOKEN_B)
+    await bob.insert(0, "some text")
+    await op_delete(bob)
+    carol = YjsEditor(await live.connect(TOKEN_C), 1)
+    await carol.client.call("join_project", {"repo": REPO})
+    opened = await carol.open()
+    _, state_vector = protocol.read_sync(opened["sync_step1"])
+    answer = await carol.client.call(
+        "draft:sync",
+        {
+            "repo": REPO,
+            "number": 1,
+            "message": protocol.step2(carol.doc.get_update(state_vector)),
+        },
+    )
+    assert answer["ok"], answer
+    # But a viewer's step 2 that deletes something is an edit, and refused.
+    del carol.body[0:4]
+    sneaky = protocol.step2(carol.doc.get_update(state_vector))
+    refused = await carol.client.call("draft:sync", {"repo": REPO, "number": 1, "message": sneaky})
+    assert refused["error"]["code"] == "forbidden"
+
+
+async def op_delete(editor: YjsEditor) -> None:
+    """A deletion, so the document's delete set is not empty."""
+    del editor.body[0:5]
+    await editor.flush()

@@ -13,7 +13,10 @@ for i = 7, #ARGV do
   redis.call('PUBLISH', ARGV[3], ARGV[4] .. ' ' .. id .. ' ' .. ARGV[i] .. ' ' .. ARGV[1])
   ids[#ids + 1] = id
 end
-if ARGV[5] ~= '' then
+-- A base never goes back: a retried call (its first reply lost) must not replace a newer
+-- base another machine recorded meanwhile (ISO 8601 stamps compare as strings).
+local current = redis.call('HGET', KEYS[2], 'base_at')
+if ARGV[5] ~= '' and (not current or ARGV[6] >= current) then
   redis.call('HSET', KEYS[2], 'base', ARGV[5], 'base_at', ARGV[6])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
