@@ -153,10 +153,15 @@ class Draft:
     @classmethod
     def from_updates(cls, *updates: bytes) -> Draft:
         draft = cls()
-        for update in updates:
+        first, *rest = (*updates, b"")
+        if first:
+            # The snapshot (or a whole state) stands on its own: applied as it is, never
+            # held back whole for one item in it that waits.
+            draft.doc.apply_update(first)
+        for update in rest:
             if update:
-                # One at a time through the hold: a merge of all of them would be held
-                # whole if one had a gap at its start.
+                # One at a time through the hold: a merge of them all would be held whole
+                # if one had a gap at its start.
                 with contextlib.suppress(MalformedUpdate):
                     draft.apply(update)
         draft._changes.clear()
@@ -283,6 +288,12 @@ class Draft:
     def held(self) -> int:
         """How many updates wait for one they depend on."""
         return len(self._waiting)
+
+    def held_within(self, seconds: float) -> bool:
+        """Whether an update arrived in the last `seconds` and still waits (older ones
+        are expected to heal by sync, or not at all: their sender may be gone)."""
+        recent = time.monotonic() - seconds
+        return any(held.since >= recent for held in self._waiting)
 
     @property
     def held_bytes(self) -> int:

@@ -115,8 +115,11 @@ class DraftEvents:
             await self._require_write(member, project)
         except Forbidden:
             # A viewer answers the server's step 1 too (y-protocols does): fine, as long
-            # as it holds nothing the draft lacks.
-            if kind == YSyncMessageType.SYNC_STEP2 and _adds_nothing(replica, body):
+            # as it holds nothing the draft lacks (checking may cost a copy: an op).
+            if kind != YSyncMessageType.SYNC_STEP2:
+                raise
+            self.projects.spend_op(member)
+            if _adds_nothing(replica, body):
                 return ok(version=replica.version, durable=True)
             raise
         try:

@@ -194,6 +194,7 @@ class Drafts:
                 replica = await asyncio.shield(loading)
         replica.full_name = full_name
         replica.editors[member.sid] = member.identity
+        self.hub.background(self._keep(key))
         if replica.unload is not None:
             replica.unload.cancel()
             replica.unload = None
@@ -203,6 +204,10 @@ class Drafts:
             # GitHub moved on while nobody had the draft open (or the webhook was missed).
             self.hub.background(self.merge_github(replica, issue))
         return replica
+
+    async def _keep(self, key: Key) -> None:
+        with contextlib.suppress(StoreError):
+            await self.storage.keep(*key)
 
     async def _load(
         self, repository_id: int, number: int, full_name: str, issue: dict[str, Any]

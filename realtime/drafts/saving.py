@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 # How long a save waits for another save or merge of the same issue to finish.
 SAVE_WAIT_S = 5.0
+# A save waits for updates held this recently (their senders are being asked to sync);
+# older ones may never come, and must not block saving for good.
+CATCH_UP_S = 5.0
 
 
 async def save_issue(drafts: Drafts, member: Member, replica: Replica) -> Ack:
@@ -66,7 +69,7 @@ async def _write(drafts: Drafts, member: Member, replica: Replica, lease: Writer
         return _failure(current)
     issue = json.loads(current.body)
     merged = await drafts.merge_github(replica, issue, lease_held=True)
-    if replica.draft.held:
+    if replica.draft.held_within(CATCH_UP_S):
         # Some of the draft (perhaps GitHub's change just merged) waits for an update
         # still on its way: what would be written is not yet the whole draft.
         return refused(

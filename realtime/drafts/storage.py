@@ -7,8 +7,8 @@ once it is in the stream, so an acknowledged edit survives any machine. Compacti
 the stream into the snapshot (`merge_updates`) under a lease, and trims what it folded in
 the same script. Updates are base64 text: the Store speaks strings.
 
-A draft is kept DRAFT_TTL_MS after its last change (a day, if it was only opened); then
-it is gone, and the next open starts again from GitHub.
+A draft is kept DRAFT_TTL_MS after it was last opened or changed; then it is gone, and
+the next open starts again from GitHub.
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ RELEASE = load_script("lease_release")
 RENEW = load_script("lease_renew")
 
 DRAFT_TTL_MS = 30 * 24 * 3600 * 1000
-# A draft nobody has edited is GitHub's issue and nothing more: it goes after a day.
-UNEDITED_TTL_MS = 24 * 3600 * 1000
 COMPACTOR_LEASE_MS = 10_000
 
 
@@ -151,12 +149,21 @@ class DraftStorage:
         entries = [(i, u) for i, u in stored.log if newer(i, last_id)]
         return dataclasses.replace(stored, snapshot=snapshot, log=entries)
 
+    async def keep(self, repository_id: int, number: int) -> None:
+        """Someone opened the draft: it lives DRAFT_TTL_MS from now."""
+        await self.store.pipeline(
+            [
+                ("PEXPIRE", self.keys.draft(repository_id, number), DRAFT_TTL_MS),
+                ("PEXPIRE", self.keys.draft_log(repository_id, number), DRAFT_TTL_MS),
+            ]
+        )
+
     async def create(self, repository_id: int, number: int, seed: bytes, base_at: str) -> bool:
         """Store a new draft; False if another machine created it first."""
         created = await self.store.eval_script(
             CREATE,
             [self.keys.draft(repository_id, number)],
-            [encode(seed), base_at, UNEDITED_TTL_MS],
+            [encode(seed), base_at, DRAFT_TTL_MS],
         )
         return bool(created)
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import Any
 
+from realtime.drafts.document import IssueValues
 from tests.proxy.conftest import TOKEN_A, TOKEN_B
 from tests.realtime.conftest import TOKEN_C, Client, Live, issue_payload
 from tests.realtime.editors import REPO, YjsEditor, op
@@ -66,6 +67,9 @@ async def test_a_save_writes_only_what_changed_as_the_saver(live: Live) -> None:
     again = await bob.call("save_issue", SAVE)
     assert again["ok"] and again["saved"] is False
     assert len(patches(live)) == 1
+    # The write is settled: nothing of it is left to be taken for a later base.
+    stored = await live.gateway.store.hgetall(live.gateway.keys.draft(live.repo.id, 1))
+    assert "pending" not in stored and stored["base_at"] == issue["updated_at"]
 
 
 async def test_a_change_made_on_github_meanwhile_is_merged_not_overwritten(live: Live) -> None:
@@ -221,7 +225,18 @@ async def test_a_save_whose_answer_was_lost_is_not_merged_back_twice(live: Live)
     draft_key = keys.draft(live.repo.id, 1)
     before = await store.hgetall(draft_key)
     assert (await bob.client.call("save_issue", SAVE))["saved"]
-    await store.hset(draft_key, {"base": before["base"], "base_at": before["base_at"]})
+    after = await store.hgetall(draft_key)
+    # As the machine left it: the write recorded as pending, GitHub's answer not as base.
+    sent = IssueValues.from_github(live.github.issue("octo", "hello", 1)).to_json()
+    await store.hset(
+        draft_key,
+        {
+            "base": before["base"],
+            "base_at": before["base_at"],
+            "pending": after["base"],
+            "pending_values": sent,
+        },
+    )
 
     heard = bob.updates
     await live.deliver("issues", issue_payload(live.repo, 1, "edited", "First"))

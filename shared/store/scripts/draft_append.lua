@@ -18,6 +18,9 @@ end
 local current = redis.call('HGET', KEYS[2], 'base_at')
 if ARGV[5] ~= '' and (not current or ARGV[6] >= current) then
   redis.call('HSET', KEYS[2], 'base', ARGV[5], 'base_at', ARGV[6])
+  -- A save's pending write is settled once any base is recorded after it: left behind,
+  -- it could pass for the base of a later, unrelated state of GitHub's.
+  redis.call('HDEL', KEYS[2], 'pending', 'pending_values')
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
