@@ -87,12 +87,12 @@ async def _write(drafts: Drafts, member: Member, replica: Replica, lease: Writer
             updated_at=issue.get("updated_at"),
             version=replica.version,
         )
-    await drafts.storage.set_pending(*replica.key, written, ours.to_json())
     if lease.lost:
         # It ran out (GitHub was that slow): another writer may be at work; never two.
         return refused(
             "save_in_progress", "the save took too long; save again", retry_after_ms=1000
         )
+    await drafts.storage.set_pending(*replica.key, written, ours.to_json())
     answer = await drafts.hub.gateway()(
         GatewayRequest(
             method="PATCH",
