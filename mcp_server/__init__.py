@@ -1,1 +1,5 @@
-"""MCP server over the gateway. Filled by the MCP issue; empty until then."""
+"""The MCP server: agents work on GitHub through the gateway, and in the live rooms."""
+
+from mcp_server.server import HubbubMCP
+
+__all__ = ["HubbubMCP"]

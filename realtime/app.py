@@ -24,10 +24,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from mcp_server import HubbubMCP
+from mcp_server.server import PATH
 from proxy import AuthEndpoints, Gateway, GatewayHolder, ProxyEndpoints
 from proxy.cors import cors_middleware
 from proxy.hot_path import hot_path_middleware
 from proxy.http_app import EXCEPTION_HANDLERS
+from realtime.agents import AgentRooms
 from realtime.connections import Connections
 from realtime.drafts.events import DraftEvents
 from realtime.drain import running_hubs
@@ -53,7 +56,11 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> ASGIApp
     webhooks = WebhookEndpoints(settings, holder)
     hub = Hub(settings, holder)
     Connections(hub)
-    DraftEvents(hub, Projects(hub))
+    projects = Projects(hub)
+    DraftEvents(hub, projects)
+    mcp = HubbubMCP(settings, holder, live_rooms=AgentRooms(hub, projects))
+    mcp_app = mcp.http_app(hub.machine_id, os.environ.get("FLY_MACHINE_ID", ""))
+    hub.event_listeners.append(mcp.on_event)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -85,11 +92,12 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> ASGIApp
         consumer = await _start_backstop(holder(), webhooks)
         await hub.start()
         running_hubs.add(hub)
-        # Start-up allocations live for the process; keep the cyclic GC from walking them.
-        gc.collect()
-        gc.freeze()
-        yield
-        running_hubs.discard(hub)
+        async with mcp.running():
+            # Start-up allocations live for the process; keep the cyclic GC from walking them.
+            gc.collect()
+            gc.freeze()
+            yield
+            running_hubs.discard(hub)
         await hub.stop()
         if consumer is not None:
             await _stop(*consumer)
@@ -103,6 +111,9 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> ASGIApp
         *ProxyEndpoints(settings, holder).routes(),
         *AuthEndpoints(settings, holder).routes(),
         *webhooks.routes(),
+        # The MCP endpoint (both protocol eras) and its protected-resource metadata.
+        Route(PATH, mcp_app),
+        Route(f"/.well-known/oauth-protected-resource{PATH}", mcp_app),
     ]
     app = Starlette(
         routes=routes,
@@ -111,6 +122,7 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> ASGIApp
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.state.mcp = mcp
     return as_asgi(hub, app)
 
 

@@ -91,6 +91,10 @@ class Hub:
         self._rechecks: set[int | None] = set()  # access rechecks running, by repository
         self._counts: dict[int, dict[str, Any]] = {}  # count-only deltas waiting, by room
         self._heartbeats = 0
+        # Others on this machine that hear every stream event (the MCP server's subscribers).
+        self.event_listeners: list[Callable[[Envelope], None]] = []
+        # Presence entries held here without a socket (MCP agents: realtime/agents.py).
+        self.extra_presence: list[Callable[[], list[tuple[int, dict[str, Any]]]]] = []
         self.session_recheck_s = SESSION_RECHECK_S
 
     # --- lifecycle ------------------------------------------------------------------
@@ -243,6 +247,8 @@ class Hub:
         draft open here may bring GitHub's change into it."""
         if self.drafts is not None:
             self.drafts.on_event(envelope)
+        for listener in self.event_listeners:
+            listener(envelope)
         if envelope.type in ACCESS_EVENTS:
             repository = envelope.repository
             scope = repository.id if repository else None
@@ -321,11 +327,14 @@ class Hub:
         interval = self.settings.presence_ttl_s / 3
         while True:
             try:
-                await self.presence.heartbeat(
+                held = [
                     (project, entry)
                     for member in self.members.values()
                     for project, entry in member.presence.items()
-                )
+                ]
+                for extra in self.extra_presence:
+                    held.extend(extra())
+                await self.presence.heartbeat(held)
                 departures = await self.presence.sweep(int(interval * 1000))
                 for gone in departures or ():
                     await self.emit_presence(

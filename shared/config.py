@@ -20,6 +20,8 @@ from starlette.config import Config
 from starlette.datastructures import Secret
 
 StoreBackend = Literal["native", "rest", "embedded"]
+# The MCP server's tool groups (mcp_server/toolsets.py), in the order tools are listed.
+MCP_TOOLSETS = ("context", "repos", "issues", "pull_requests", "search", "live")
 
 
 class SettingsError(ValueError):
@@ -134,6 +136,13 @@ class Settings:
     presence_roster_max: int = 100  # members listed per project; beyond, a count
     drain_s: float = 10.0  # SIGTERM: how long clients are given to move elsewhere
     direct_write: bool = True  # room broadcasts write websocket frames directly (fanout.py)
+
+    # MCP (mcp_server/): which tools agents see, and how much one result may hold.
+    mcp_toolsets: tuple[str, ...] = ("context", "repos", "issues", "pull_requests")
+    mcp_read_only: bool = False
+    mcp_result_max_chars: int = 20_000  # a tool result's text, notes included
+    mcp_allowed_hosts: tuple[str, ...] = ()  # Host headers /mcp answers beyond the public URL
+    mcp_session_idle_s: int = 1800  # a legacy session nobody uses is closed after
 
     # Request bounds.
     batch_max: int = 20
@@ -312,6 +321,11 @@ ENVIRONMENT: dict[str, str] = {
     "direct_write": "HUBBUB_DIRECT_WRITE",
     "batch_max": "HUBBUB_BATCH_MAX",
     "max_request_body_bytes": "HUBBUB_MAX_REQUEST_BODY_BYTES",
+    "mcp_toolsets": "HUBBUB_MCP_TOOLSETS",
+    "mcp_read_only": "HUBBUB_MCP_READ_ONLY",
+    "mcp_result_max_chars": "HUBBUB_MCP_RESULT_MAX_CHARS",
+    "mcp_allowed_hosts": "HUBBUB_MCP_ALLOWED_HOSTS",
+    "mcp_session_idle_s": "HUBBUB_MCP_SESSION_IDLE_S",
     "log_level": "HUBBUB_LOG_LEVEL",
     "log_format": "HUBBUB_LOG_FORMAT",
 }
@@ -359,6 +373,8 @@ def _cast(name: str, variable: str, raw: str, default: Any) -> Any:
         return _fresh_rules(raw)
     if name == "allowed_origins":
         return tuple(_origin(part.strip()) for part in raw.split(",") if part.strip())
+    if name in {"mcp_toolsets", "mcp_allowed_hosts"}:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
     try:
         if isinstance(default, bool):
             if raw.lower() in {"1", "true", "yes", "on"}:
@@ -406,6 +422,14 @@ def _validate(settings: Settings) -> None:
         )
     if settings.event_max_attempts == 0:
         raise SettingsError("HUBBUB_EVENT_MAX_ATTEMPTS must be at least 1")
+    unknown = set(settings.mcp_toolsets) - {*MCP_TOOLSETS, "all"}
+    if unknown:
+        raise SettingsError(
+            f"HUBBUB_MCP_TOOLSETS: unknown toolset {sorted(unknown)[0]!r}; choose from"
+            f" {', '.join(MCP_TOOLSETS)} or all"
+        )
+    if settings.mcp_result_max_chars < 2000:
+        raise SettingsError("HUBBUB_MCP_RESULT_MAX_CHARS must be at least 2000")
     if settings.caller_window_s == 0:
         raise SettingsError("HUBBUB_CALLER_WINDOW_S must be at least 1")
     if settings.presence_ttl_s == 0:

@@ -130,3 +130,17 @@ class Keys:
 
     def draft_channel(self) -> str:
         return f"{self.prefix}drafts"
+
+    # MCP (mcp_server/): which machine holds each session-based session, each stream's
+    # events for resumption, the channel resource changes are told on, and agents' handles.
+    def mcp_session(self, session_id: str) -> str:
+        return f"{self.prefix}mcp:session:{session_id}"
+
+    def mcp_stream(self, stream_id: str) -> str:
+        return f"{self.prefix}mcp:stream:{stream_id}"
+
+    def mcp_channel(self) -> str:
+        return f"{self.prefix}mcp:changes"
+
+    def mcp_handle(self, user: str, handle: str) -> str:
+        return f"{self.prefix}mcp:handle:{user}:{handle}"

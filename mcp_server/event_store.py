@@ -1,0 +1,76 @@
+"""Resumable streams for session-based clients: the SDK's `EventStore`, on the Store.
+
+A client whose SSE stream drops reconnects with `Last-Event-ID` and gets every message
+it missed. The SDK hands one event store to all sessions and names streams by request
+id ("1", "2", ...), which repeat from session to session; each session therefore gets
+its own view (`for_session`), and every key names the session. An event id is
+`<stream entry id>@<stream id>`: enough to find the stream and the place in it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
+from mcp.types import JSONRPCMessage, jsonrpc_message_adapter
+
+from shared.errors import StoreError
+from shared.store import Store
+from shared.store.keys import Keys
+
+log = logging.getLogger("hubbub.mcp")
+
+STREAM_MAXLEN = 1000  # messages kept per stream for a reconnecting client
+REPLAY_MAX = 1000
+
+
+class SessionEvents(EventStore):
+    """One session's streams."""
+
+    def __init__(self, store: Store, keys: Keys, session_id: str, ttl_ms: int) -> None:
+        self.store = store
+        self.keys = keys
+        self.session_id = session_id
+        self.ttl_ms = ttl_ms
+
+    def _key(self, stream_id: StreamId) -> str:
+        return self.keys.mcp_stream(f"{self.session_id}:{stream_id}")
+
+    async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
+        data = "" if message is None else message.model_dump_json(by_alias=True, exclude_unset=True)
+        key = self._key(stream_id)
+        entry_id, _ = await self.store.pipeline(
+            [
+                ("XADD", key, "MAXLEN", "~", STREAM_MAXLEN, "*", "m", data),
+                ("PEXPIRE", key, self.ttl_ms),
+            ]
+        )
+        return f"{entry_id}@{stream_id}"
+
+    async def replay_events_after(
+        self, last_event_id: EventId, send_callback: EventCallback
+    ) -> StreamId | None:
+        entry_id, _, stream_id = last_event_id.partition("@")
+        if not stream_id or not _is_entry_id(entry_id):
+            return None
+        try:
+            entries = await self.store.xrange(
+                self._key(stream_id), f"({entry_id}", "+", count=REPLAY_MAX
+            )
+        except StoreError:
+            log.warning("store unavailable: a resumed stream gets no missed messages")
+            return None
+        for next_id, fields in entries:
+            if fields.get("m"):
+                message = jsonrpc_message_adapter.validate_json(fields["m"])
+                await send_callback(EventMessage(message, f"{next_id}@{stream_id}"))
+        return stream_id
+
+
+def _is_entry_id(text: str) -> bool:
+    ms, _, seq = text.partition("-")
+    return ms.isdigit() and seq.isdigit() and len(text) < 42
+
+
+EventsFor = Callable[[str], SessionEvents]

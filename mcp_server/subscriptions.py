@@ -1,0 +1,231 @@
+"""Telling agents that an issue, a pull request or a repository's activity changed.
+
+One `ResourceUpdated` reaches every subscriber on every machine, whichever protocol era
+it speaks:
+
+- `StoreSubscriptionBus` is the SDK's `SubscriptionBus` over the Store's pub/sub: a
+  change made here (an agent's write, a saved draft) is published once and every
+  machine's listeners hear it. Changes GitHub reports (webhooks) reach every machine
+  through the event stream, which each machine reads whole, so those are delivered
+  locally (`deliver`) and never published twice.
+- `subscriptions/listen` (2026-07-28) is the SDK's own handler on that bus; `gate` makes
+  sure a caller watches only what it may read.
+- `resources/subscribe` (the session-based leg) is not implemented by `MCPServer`;
+  `LegacySubscriptions` records each session's URIs and sends `resources/updated` to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.session import ServerSession
+from mcp.server.subscriptions import ResourceUpdated, ServerEvent
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    INVALID_PARAMS,
+    EmptyResult,
+    SubscribeRequestParams,
+    UnsubscribeRequestParams,
+)
+
+from shared.errors import StoreError
+from shared.events import Envelope
+from shared.store import Store, SubscribingStore
+from shared.store.keys import Keys
+
+log = logging.getLogger("hubbub.mcp")
+
+_URI = re.compile(
+    r"^github://([A-Za-z0-9-]{1,39})/([A-Za-z0-9._-]{1,100})/(issues|pulls|events)(?:/(\d{1,10}))?$"
+)
+_RESUBSCRIBE_S = 1.0
+SUBSCRIPTIONS_PER_SESSION = 100
+
+
+def issue_uri(owner: str, repo: str, number: int) -> str:
+    return f"github://{owner}/{repo}/issues/{number}".lower()
+
+
+def pull_uri(owner: str, repo: str, number: int) -> str:
+    return f"github://{owner}/{repo}/pulls/{number}".lower()
+
+
+def events_uri(owner: str, repo: str) -> str:
+    return f"github://{owner}/{repo}/events".lower()
+
+
+def repo_of(uri: str) -> str | None:
+    """`owner/name` of a resource URI Hubbub serves, else None."""
+    match = _URI.match(uri.lower())
+    return f"{match.group(1)}/{match.group(2)}" if match else None
+
+
+def uris_for(envelope: Envelope) -> list[str]:
+    """The resources an event changes: its repository's activity, and its issue or pull
+    request (a pull request is also an issue on GitHub's API, so both are told)."""
+    if envelope.repository is None or "/" not in envelope.repository.full_name:
+        return []
+    owner, repo = envelope.repository.full_name.split("/", 1)
+    uris = [events_uri(owner, repo)]
+    subject = envelope.subject
+    if subject is not None and subject.number is not None:
+        if subject.kind == "pull_request":
+            uris.append(pull_uri(owner, repo, subject.number))
+        uris.append(issue_uri(owner, repo, subject.number))
+    return uris
+
+
+class StoreSubscriptionBus:
+    """The SDK's `SubscriptionBus` over the Store's pub/sub, for every machine at once."""
+
+    def __init__(self, store: Callable[[], Store], keys: Callable[[], Keys]) -> None:
+        self._store = store
+        self._keys = keys
+        self._listeners: dict[object, Callable[[ServerEvent], None]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def subscribe(self, listener: Callable[[ServerEvent], None]) -> Callable[[], None]:
+        token = object()
+        self._listeners[token] = listener
+        return lambda: self._listeners.pop(token, None) and None
+
+    async def publish(self, event: ServerEvent) -> None:
+        """Every machine's subscribers hear it (this one's too, through the channel)."""
+        if not isinstance(event, ResourceUpdated):
+            self.deliver(event)
+            return
+        store = self._store()
+        if not isinstance(store, SubscribingStore):
+            self.deliver(event)
+            return
+        try:
+            await store.publish(self._keys().mcp_channel(), json.dumps({"uri": event.uri}))
+        except StoreError:
+            log.warning("store unavailable: a resource change was told to this machine only")
+            self.deliver(event)
+
+    def deliver(self, event: ServerEvent) -> None:
+        """To this machine's listeners only."""
+        for listener in list(self._listeners.values()):
+            try:
+                listener(event)
+            except Exception:  # one broken stream must not starve the others
+                log.exception("a subscription listener failed")
+
+    async def start(self) -> None:
+        store = self._store()
+        if self._task is None and isinstance(store, SubscribingStore):
+            ready = asyncio.Event()
+            self._task = asyncio.create_task(self._listen(store, ready), name="mcp-bus")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    await ready.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _listen(self, store: SubscribingStore, ready: asyncio.Event) -> None:
+        channel = self._keys().mcp_channel()
+        while True:
+            try:
+                async with store.subscribe(channel) as messages:
+                    ready.set()
+                    async for _, message in messages:
+                        uri = _uri_of(message)
+                        if uri is not None:
+                            self.deliver(ResourceUpdated(uri=uri))
+            except StoreError:
+                log.warning("MCP change channel lost; resubscribing")
+            except Exception:
+                log.exception("MCP change channel listener failed; restarting it")
+            ready.set()
+            await asyncio.sleep(_RESUBSCRIBE_S)
+
+
+def _uri_of(message: str) -> str | None:
+    try:
+        uri = json.loads(message).get("uri")
+    except (ValueError, AttributeError):
+        return None
+    return uri if isinstance(uri, str) else None
+
+
+CanRead = Callable[[str], Any]  # (owner/name) -> awaitable bool, for the current caller
+
+
+async def _check_readable(uris: list[str], can_read: CanRead) -> None:
+    for uri in uris:
+        repo = repo_of(uri)
+        if repo is None:
+            raise MCPError(INVALID_PARAMS, f"Hubbub serves no resource {uri[:200]!r}")
+        if not await can_read(repo):
+            raise MCPError(INVALID_PARAMS, f"You cannot read {repo}, so you cannot watch {uri}")
+
+
+def gate(can_read: CanRead) -> Callable[..., Any]:
+    """Middleware: `subscriptions/listen` only for resources the caller may read."""
+
+    async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method == "subscriptions/listen":
+            notifications = (ctx.params or {}).get("notifications") or {}
+            uris = notifications.get("resourceSubscriptions") or []
+            if isinstance(uris, list):
+                await _check_readable([str(uri) for uri in uris], can_read)
+        return await call_next(ctx)
+
+    return middleware
+
+
+class LegacySubscriptions:
+    """`resources/subscribe` for session-based clients: each session's URIs, and the
+    `resources/updated` notification sent on its standing stream when one changes."""
+
+    def __init__(self, bus: StoreSubscriptionBus, can_read: CanRead) -> None:
+        self.can_read = can_read
+        self._sessions: weakref.WeakKeyDictionary[ServerSession, set[str]] = (
+            weakref.WeakKeyDictionary()
+        )
+        bus.subscribe(self._hear)
+
+    async def subscribe(
+        self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams
+    ) -> EmptyResult:
+        uri = str(params.uri).lower()
+        await _check_readable([uri], self.can_read)
+        uris = self._sessions.setdefault(ctx.session, set())
+        if len(uris) >= SUBSCRIPTIONS_PER_SESSION and uri not in uris:
+            raise MCPError(INVALID_PARAMS, f"At most {SUBSCRIPTIONS_PER_SESSION} subscriptions")
+        uris.add(uri)
+        return EmptyResult()
+
+    async def unsubscribe(
+        self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams
+    ) -> EmptyResult:
+        self._sessions.get(ctx.session, set()).discard(str(params.uri).lower())
+        return EmptyResult()
+
+    def _hear(self, event: ServerEvent) -> None:
+        if not isinstance(event, ResourceUpdated):
+            return
+        for session, uris in list(self._sessions.items()):
+            if event.uri in uris:
+                asyncio.get_running_loop().create_task(_tell(session, event.uri))
+
+
+async def _tell(session: ServerSession, uri: str) -> None:
+    try:
+        await session.send_resource_updated(uri)
+    except Exception:  # the session has gone; its weak entry goes with it
+        log.debug("a legacy session could not be told of a change", exc_info=True)

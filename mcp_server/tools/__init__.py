@@ -1,0 +1,1 @@
+"""The tools, one module per toolset (`HUBBUB_MCP_TOOLSETS`)."""
