@@ -15,10 +15,15 @@ class Confirm(BaseModel):
     confirm: bool = Field(description="Go ahead with the change")
 
 
-def ask(ctx: Context, question: str) -> Elicit[Confirm] | AcceptedElicitation[Confirm]:
+GRANTED = Confirm(confirm=True)
+
+
+def ask(ctx: Context, question: str) -> Elicit[Confirm] | Confirm:
+    """A resolver's answer: the question, or (for a client that cannot be asked) a yes,
+    which the SDK hands the tool as an accepted elicitation."""
     capabilities = ctx.client_capabilities
     if capabilities is None or capabilities.elicitation is None:
-        return AcceptedElicitation(data=Confirm(confirm=True))
+        return GRANTED
     return Elicit(question, Confirm)
 
 

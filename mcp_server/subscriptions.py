@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.session import ServerSession
+from mcp.server.connection import Connection
 from mcp.server.subscriptions import ResourceUpdated, ServerEvent
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
@@ -189,12 +189,16 @@ def gate(can_read: CanRead) -> Callable[..., Any]:
 
 
 class LegacySubscriptions:
-    """`resources/subscribe` for session-based clients: each session's URIs, and the
-    `resources/updated` notification sent on its standing stream when one changes."""
+    """`resources/subscribe` for session-based clients: each connection's URIs, and the
+    `resources/updated` notification sent on its standing stream when one changes.
+
+    A handler's `ctx.session` lives for one request; the client's `Connection` lives as
+    long as its session, and is what a later notification must go out on. The SDK (2.3.0,
+    pinned) reaches it only through the session's private attribute."""
 
     def __init__(self, bus: StoreSubscriptionBus, can_read: CanRead) -> None:
         self.can_read = can_read
-        self._sessions: weakref.WeakKeyDictionary[ServerSession, set[str]] = (
+        self._sessions: weakref.WeakKeyDictionary[Connection, set[str]] = (
             weakref.WeakKeyDictionary()
         )
         bus.subscribe(self._hear)
@@ -204,7 +208,7 @@ class LegacySubscriptions:
     ) -> EmptyResult:
         uri = str(params.uri).lower()
         await _check_readable([uri], self.can_read)
-        uris = self._sessions.setdefault(ctx.session, set())
+        uris = self._sessions.setdefault(_connection(ctx), set())
         if len(uris) >= SUBSCRIPTIONS_PER_SESSION and uri not in uris:
             raise MCPError(INVALID_PARAMS, f"At most {SUBSCRIPTIONS_PER_SESSION} subscriptions")
         uris.add(uri)
@@ -213,19 +217,28 @@ class LegacySubscriptions:
     async def unsubscribe(
         self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams
     ) -> EmptyResult:
-        self._sessions.get(ctx.session, set()).discard(str(params.uri).lower())
+        self._sessions.get(_connection(ctx), set()).discard(str(params.uri).lower())
         return EmptyResult()
 
     def _hear(self, event: ServerEvent) -> None:
         if not isinstance(event, ResourceUpdated):
             return
-        for session, uris in list(self._sessions.items()):
+        for connection, uris in list(self._sessions.items()):
             if event.uri in uris:
-                asyncio.get_running_loop().create_task(_tell(session, event.uri))
+                task = asyncio.get_running_loop().create_task(_tell(connection, event.uri))
+                _telling.add(task)
+                task.add_done_callback(_telling.discard)
 
 
-async def _tell(session: ServerSession, uri: str) -> None:
+_telling: set[asyncio.Task[None]] = set()  # notifications on their way (kept referenced)
+
+
+def _connection(ctx: ServerRequestContext[Any, Any]) -> Connection:
+    return ctx.session._connection
+
+
+async def _tell(connection: Connection, uri: str) -> None:
     try:
-        await session.send_resource_updated(uri)
+        await connection.send_resource_updated(uri)
     except Exception:  # the session has gone; its weak entry goes with it
         log.debug("a legacy session could not be told of a change", exc_info=True)

@@ -1,4 +1,5 @@
-"""The `hubbub` command: `dev`, `serve`, `config`, `keys`, `events tail` and `webhooks send`."""
+"""The `hubbub` command: `dev`, `serve`, `mcp`, `config`, `keys`, `events tail` and
+`webhooks send`."""
 
 from __future__ import annotations
 
@@ -98,6 +99,24 @@ def _serve(args: argparse.Namespace) -> None:
     DrainingServer(config).run()
 
 
+def _mcp(args: argparse.Namespace) -> None:
+    from mcp_server.stdio import credential, serve_stdio
+    from shared.errors import NotAuthenticated
+
+    settings = _settings()
+    # stdout carries the protocol: logs go to stderr, as always.
+    configure_logging(settings.log_level, "text")
+    token = credential(settings)
+    if token is None:
+        sys.exit("hubbub: mcp needs a credential: set HUBBUB_TOKEN or GITHUB_TOKEN")
+    try:
+        asyncio.run(serve_stdio(settings, token))
+    except NotAuthenticated as error:
+        sys.exit(f"hubbub: the credential was refused: {error}")
+    except KeyboardInterrupt:
+        pass
+
+
 def _config(args: argparse.Namespace) -> None:
     for variable, value in _settings().masked().items():
         print(f"{variable}={value}")
@@ -149,8 +168,8 @@ def _webhooks_send(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hubbub",
-        description="A caching, rate-limiting GitHub gateway (and, as it grows, "
-        "real-time rooms and an MCP server) on one Redis.",
+        description="A caching, rate-limiting GitHub gateway, real-time rooms and an "
+        "MCP server, on one Redis.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -181,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="addresses whose X-Forwarded-* headers are trusted (uvicorn's option)",
     )
     serve.set_defaults(handler=_serve)
+
+    mcp = commands.add_parser(
+        "mcp",
+        help="serve the MCP server over stdio, for a local agent",
+        description="Serve Hubbub's MCP tools over stdin/stdout as the user of "
+        "HUBBUB_TOKEN (a Hubbub session token) or GITHUB_TOKEN, through a gateway in this "
+        "process on the configured store (REDIS_URL shares the fleet's cache).",
+    )
+    mcp.set_defaults(handler=_mcp)
 
     config = commands.add_parser(
         "config",

@@ -3,13 +3,13 @@
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
+from mcp.server.elicitation import ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from mcp_server.confirm import Confirm, ask, confirmed
+from mcp_server.confirm import GRANTED, Confirm, ask, confirmed
 from mcp_server.github import ToolFailure
 from mcp_server.services import Services
 from mcp_server.shaping import comment_view, issue_view, page_note, result, select, shaped
@@ -30,7 +30,7 @@ def _close_question(
 ) -> Any:
     if method == "update" and state == "closed":
         return ask(ctx, f"Close {owner}/{repo}#{issue_number} on GitHub?")
-    return AcceptedElicitation(data=Confirm(confirm=True))
+    return GRANTED
 
 
 def tools(s: Services) -> list[ToolDef]:

@@ -11,5 +11,7 @@ async def test_smoke(live: Live) -> None:
             print([t.name for t in tools.tools])
             result = await client.call_tool("get_me", {})
             print(data_of(result))
-            result = await client.call_tool("issue_read", {"owner": "octo", "repo": "hello", "issue_number": 1})
+            result = await client.call_tool(
+                "issue_read", {"owner": "octo", "repo": "hello", "issue_number": 1}
+            )
             print(data_of(result))
