@@ -250,13 +250,19 @@ async def live(make_live: LiveFactory) -> Live:
 JS_DIR = Path(__file__).parents[1] / "js"
 
 
-def node_binary() -> str:
-    """node's path; skips the test (fails it under CI) when node or the client is missing."""
+def node_binary(*packages: str) -> str:
+    """node's path; skips the test (fails it under CI) when node or one of `packages` of
+    tests/js (the socket.io client and yjs unless told) is missing."""
     node = shutil.which("node")
+    missing = [
+        name
+        for name in packages or ("socket.io-client", "yjs")
+        if not (JS_DIR / "node_modules" / name).is_dir()
+    ]
     if node is None:
         reason = "node is not on PATH"
-    elif not all((JS_DIR / "node_modules" / name).is_dir() for name in ("socket.io-client", "yjs")):
-        reason = "tests/js/node_modules is missing (run: npm ci --prefix tests/js)"
+    elif missing:
+        reason = f"tests/js/node_modules lacks {', '.join(missing)} (run: npm ci --prefix tests/js)"
     else:
         return node
     if os.environ.get("CI"):
