@@ -13,6 +13,10 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 
+# The persistent server, its fake GitHub and fleets of `hubbub serve`, as the realtime
+# tests run them.
+from tests.realtime.conftest import fleet, live, make_live  # noqa: F401
+
 TIMEOUT = httpx2.Timeout(30, read=60)
 
 
@@ -38,6 +42,3 @@ def data_of(result: CallToolResult) -> Any:
     assert not result.is_error, text_of(result)
     return json.loads(text_of(result))
 
-
-# The persistent server and its fake GitHub, as the realtime tests run them.
-from tests.realtime.conftest import live, make_live  # noqa: E402, F401
