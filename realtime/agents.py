@@ -115,11 +115,11 @@ class AgentRooms:
             "number": number,
             "permission": access.level,
             "draft": replica.state(),
-            "here": [
-                entry.get("agent") or entry.get("login")
+            # Everyone else in the project, and what each has open.
+            "people": [
+                {key: entry.get(key) for key in ("login", "agent", "issue", "field")}
                 for entry in roster
-                if entry.get("issue") == number
-                and entry.get("id") != participant.member.connection_id
+                if entry.get("id") != participant.member.connection_id
             ],
         }
 

@@ -1,0 +1,142 @@
+"""An agent in an issue's live editing: people in the room see it arrive, see its edits
+arrive as another participant's, and its save goes through the same conflict checks as
+theirs. Real server, real Socket.IO clients, the SDK's MCP client over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.mcp.conftest import data_of, mcp_client, text_of
+from tests.proxy.conftest import TOKEN_A, TOKEN_B
+from tests.realtime.conftest import TOKEN_C, Client, Live
+from tests.realtime.editors import REPO
+
+ISSUE = {"owner": "octo", "repo": "hello", "issue_number": 1}
+
+
+@pytest.fixture
+async def room(make_live: Any) -> Live:
+    return await make_live(mcp_toolsets=("all",))
+
+
+async def person_in_issue(live: Live, token: str) -> Client:
+    person = await live.connect(token)
+    assert (await person.call("join_project", {"repo": REPO}))["ok"]
+    assert (await person.call("open_issue", {"repo": REPO, "number": 1}))["ok"]
+    return person
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_an_agents_edit_reaches_the_people_in_the_room(room: Live, mode: str) -> None:
+    carol = await person_in_issue(room, TOKEN_C)
+    async with mcp_client(room.url, TOKEN_B, mode=mode) as agent:
+        joined = data_of(await agent.call_tool("live_join_issue", {**ISSUE, "name": "triage-bot"}))[
+            "item"
+        ]
+        [arrived] = await carol.wait_for(
+            "presence", lambda d: d["type"] == "joined" and d["member"].get("agent")
+        )
+        assert arrived["member"]["agent"] == "triage-bot"
+        assert arrived["member"]["login"] == "bob"
+        assert joined["draft"]["title"] == "First"
+        assert [p["login"] for p in joined["people"]] == ["carol"]
+
+        edited = data_of(
+            await agent.call_tool(
+                "live_edit",
+                {
+                    "handle": joined["handle"],
+                    "ops": [
+                        {"op": "append_to_body", "text": "Repro: open the app twice."},
+                        {"op": "replace_in_body", "old": "twice", "new": "three times"},
+                        {"op": "add_label", "label": "bug"},
+                    ],
+                },
+            )
+        )["item"]
+        assert edited["applied"] == 3
+        [seen] = await carol.wait_for("draft_changed", lambda d: d["version"] == edited["version"])
+        assert seen["body"] == "Repro: open the app three times."
+        assert seen["labels"] == ["bug"]
+
+        saved = await agent.call_tool("live_save", {"handle": joined["handle"]})
+        assert not saved.is_error, text_of(saved)
+        on_github = room.github.issue("octo", "hello", 1)
+        assert on_github["body"] == "Repro: open the app three times."
+        assert [label["name"] for label in on_github["labels"]] == ["bug"]
+
+        data_of(await agent.call_tool("live_leave", {"handle": joined["handle"]}))
+        await carol.wait_for(
+            "presence",
+            lambda d: d["type"] == "left" and d["member"].get("agent") == "triage-bot",
+        )
+
+
+async def test_a_save_merges_a_change_made_on_github_meanwhile(room: Live) -> None:
+    room.github.edit_issue("octo", "hello", 1, body="Line one\nLine two")
+    async with mcp_client(room.url, TOKEN_B) as agent:
+        handle = data_of(await agent.call_tool("live_join_issue", ISSUE))["item"]["handle"]
+        data_of(
+            await agent.call_tool(
+                "live_edit",
+                {"handle": handle, "ops": [{"op": "replace_in_body", "old": "one", "new": "1"}]},
+            )
+        )
+        # Someone edits the other line on github.com before the agent saves.
+        room.github.edit_issue("octo", "hello", 1, body="Line one\nLine 2")
+        saved = await agent.call_tool("live_save", {"handle": handle})
+    assert not saved.is_error, text_of(saved)
+    assert room.github.issue("octo", "hello", 1)["body"] == "Line 1\nLine 2"
+
+
+async def test_a_handle_is_useless_to_another_user(room: Live) -> None:
+    async with mcp_client(room.url, TOKEN_B) as bob, mcp_client(room.url, TOKEN_A) as alice:
+        handle = data_of(await bob.call_tool("live_join_issue", ISSUE))["item"]["handle"]
+        stolen = await alice.call_tool(
+            "live_edit", {"handle": handle, "ops": [{"op": "set_title", "title": "Mine"}]}
+        )
+        peek = await alice.call_tool("live_read_draft", {"handle": handle})
+    assert stolen.is_error and peek.is_error
+    assert "Unknown or expired handle" in text_of(stolen)
+    assert room.github.issue("octo", "hello", 1)["title"] == "First"
+
+
+async def test_a_reader_may_join_but_not_edit(room: Live) -> None:
+    async with mcp_client(room.url, TOKEN_C) as reader:
+        handle = data_of(await reader.call_tool("live_join_issue", ISSUE))["item"]["handle"]
+        refused = await reader.call_tool(
+            "live_edit", {"handle": handle, "ops": [{"op": "set_title", "title": "Mine"}]}
+        )
+        draft = data_of(await reader.call_tool("live_read_draft", {"handle": handle}))
+    assert refused.is_error and text_of(refused).startswith("No permission")
+    assert draft["item"]["draft"]["title"] == "First"
+
+
+async def test_an_edit_that_cannot_apply_says_why_and_changes_nothing(room: Live) -> None:
+    async with mcp_client(room.url, TOKEN_B) as agent:
+        handle = data_of(await agent.call_tool("live_join_issue", ISSUE))["item"]["handle"]
+        refused = await agent.call_tool(
+            "live_edit",
+            {"handle": handle, "ops": [{"op": "replace_in_body", "old": "absent", "new": "x"}]},
+        )
+        draft = data_of(await agent.call_tool("live_read_draft", {"handle": handle}))
+    assert refused.is_error and "does not occur" in text_of(refused)
+    assert draft["item"]["draft"]["body"] == ""
+
+
+async def test_who_is_here_lists_people_and_agents(room: Live) -> None:
+    carol = await room.connect(TOKEN_C)
+    assert (await carol.call("join_project", {"repo": REPO}))["ok"]
+    async with mcp_client(room.url, TOKEN_B) as agent:
+        data_of(await agent.call_tool("live_join_issue", {**ISSUE, "name": "helper"}))
+        everyone = data_of(await agent.call_tool("who_is_here", {"owner": "octo", "repo": "hello"}))
+        in_issue = data_of(await agent.call_tool("who_is_here", {**ISSUE}))
+        hidden = await agent.call_tool("who_is_here", {"owner": "octo", "repo": "secret"})
+    assert {(p["login"], p["agent"]) for p in everyone["items"]} == {
+        ("carol", None),
+        ("bob", "helper"),
+    }
+    assert [(p["login"], p["agent"]) for p in in_issue["items"]] == [("bob", "helper")]
+    assert hidden.is_error
