@@ -15,9 +15,10 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.mcp.conftest import TIMEOUT, data_of
+from tests.mcp.conftest import TIMEOUT, data_of, mcp_client
 from tests.mcp.test_http import INITIALIZE, MCP_HEADERS
-from tests.proxy.conftest import TOKEN_A
+from tests.mcp.test_subscriptions import ISSUE, Heard
+from tests.proxy.conftest import TOKEN_A, TOKEN_B
 from tests.realtime.conftest import Fleet
 from tests.realtime.fleet import Machine
 
@@ -125,3 +126,27 @@ async def test_off_fly_another_machine_answers_404_and_a_new_session_works(
     assert "start a new session" in elsewhere.json()["error"]["message"]
     assert "fly-replay" not in elsewhere.headers
     assert reopened.status_code == 200 and reopened.headers["mcp-session-id"]
+
+
+async def test_a_change_made_on_one_machine_reaches_a_subscriber_on_the_other(
+    fleet: Fleet, fresh_redis_url: str
+) -> None:
+    fleet.github.add_issue("octo", "hello", title="First", number=1)
+    a, b = (await machines(fleet, fresh_redis_url)).values()
+    heard = Heard()
+    async with (
+        mcp_client(a.url, TOKEN_A, mode="legacy", message_handler=heard) as watcher,
+        mcp_client(b.url, TOKEN_B) as writer,
+    ):
+        await watcher.subscribe_resource(ISSUE)
+        data_of(
+            await writer.call_tool(
+                "add_issue_comment",
+                {"owner": "octo", "repo": "hello", "issue_number": 1, "body": "From b"},
+            )
+        )
+        await heard.wait_for(ISSUE)
+        # And a webhook delivered to b reaches a's subscriber through the event stream.
+        heard.uris.clear()
+        await fleet.issue_event(b, 1, "Renamed")
+        await heard.wait_for(ISSUE)
