@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from mcp.server import MCPServer
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.subscriptions import ResourceUpdated
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import SubscribeRequestParams, UnsubscribeRequestParams
 from starlette.types import ASGIApp
@@ -111,8 +112,6 @@ class HubbubMCP:
     def on_event(self, envelope: Envelope) -> None:
         """An event from the stream (every machine reads it whole): this machine's
         subscribers hear of the resources it changed."""
-        from mcp.server.subscriptions import ResourceUpdated
-
         for uri in uris_for(envelope):
             self.bus.deliver(ResourceUpdated(uri=uri))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -175,14 +176,25 @@ async def _check_readable(uris: list[str], can_read: CanRead) -> None:
 
 
 def gate(can_read: CanRead) -> Callable[..., Any]:
-    """Middleware: `subscriptions/listen` only for resources the caller may read."""
+    """Middleware: `subscriptions/listen` only for resources the caller may read, with
+    their URIs in the one spelling changes are told in (GitHub's names ignore case)."""
 
     async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method == "subscriptions/listen":
-            notifications = (ctx.params or {}).get("notifications") or {}
-            uris = notifications.get("resourceSubscriptions") or []
+        if ctx.method == "subscriptions/listen" and isinstance(ctx.params, dict):
+            notifications = ctx.params.get("notifications")
+            uris = (
+                notifications.get("resourceSubscriptions")
+                if isinstance(notifications, dict)
+                else None
+            )
             if isinstance(uris, list):
-                await _check_readable([str(uri) for uri in uris], can_read)
+                spelled = [str(uri).lower() for uri in uris]
+                await _check_readable(spelled, can_read)
+                params = {
+                    **ctx.params,
+                    "notifications": {**notifications, "resourceSubscriptions": spelled},
+                }
+                ctx = dataclasses.replace(ctx, params=params)
         return await call_next(ctx)
 
     return middleware

@@ -41,4 +41,3 @@ def text_of(result: CallToolResult) -> str:
 def data_of(result: CallToolResult) -> Any:
     assert not result.is_error, text_of(result)
     return json.loads(text_of(result))
-
