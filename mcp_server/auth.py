@@ -46,7 +46,8 @@ class CallerVerifier:
             client_id="hubbub",
             scopes=[],
             expires_at=int(identity.expires_at) if identity.expires_at else None,
-            subject=str(identity.user_id),
+            # A token of no user (an App installation's) is its own principal.
+            subject=str(identity.user_id) if identity.user_id is not None else identity.token_hash,
             claims={"iss": "https://github.com", "login": identity.login},
         )
 

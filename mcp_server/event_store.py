@@ -16,13 +16,15 @@ from mcp.server.streamable_http import EventCallback, EventId, EventMessage, Eve
 from mcp.types import JSONRPCMessage, jsonrpc_message_adapter
 
 from shared.errors import StoreError
-from shared.store import Store
+from shared.store import Store, load_script
 from shared.store.keys import Keys
 
 log = logging.getLogger("hubbub.mcp")
 
 STREAM_MAXLEN = 1000  # messages kept per stream for a reconnecting client
 REPLAY_MAX = 1000
+_LOST = "lost"  # the id of a message that could not be kept: nothing replays after it
+APPEND = load_script("mcp_event_append")
 
 
 class SessionEvents(EventStore):
@@ -40,12 +42,16 @@ class SessionEvents(EventStore):
     async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
         data = "" if message is None else message.model_dump_json(by_alias=True, exclude_unset=True)
         key = self._key(stream_id)
-        entry_id, _ = await self.store.pipeline(
-            [
-                ("XADD", key, "MAXLEN", "~", STREAM_MAXLEN, "*", "m", data),
-                ("PEXPIRE", key, self.ttl_ms),
-            ]
-        )
+        try:
+            # One script: the stream never exists without its expiry.
+            entry_id = await self.store.eval_script(
+                APPEND, [key], [data, STREAM_MAXLEN, self.ttl_ms]
+            )
+        except StoreError:
+            # The SDK's message loop ends on any exception here, and the session with it:
+            # the message still goes out live, and only a reconnect could miss it.
+            log.warning("store unavailable: a session message is not kept for resumption")
+            return f"{_LOST}@{stream_id}"
         return f"{entry_id}@{stream_id}"
 
     async def replay_events_after(

@@ -90,7 +90,7 @@ def comment_view(comment: dict[str, Any]) -> dict[str, Any]:
     view = {
         "id": comment.get("id"),
         "author": login(comment.get("user")),
-        "created_at": comment.get("created_at"),
+        "created_at": comment.get("created_at") or comment.get("submitted_at"),
         "body": clean(comment.get("body")) or "",
     }
     if comment.get("path"):
@@ -191,73 +191,114 @@ def result(
     *,
     cap: int,
     notes: Iterable[str | None] = (),
-    offset: int = 0,
+    offset: int | None = None,
 ) -> CallToolResult:
     """`payload` as the model's JSON text, never longer than `cap` characters.
 
-    `offset` is where long texts start (the caller asked to read on); a text still too
-    long is cut with a note naming the offset that continues it.
+    Long texts are cut to their share of the cap. A tool that can read on passes its
+    `offset` argument (where the text starts); the note on a cut text then names the
+    offset that continues it. A list that still does not fit loses its tail.
     """
     shown_notes = [note for note in notes if note]
     payload = dict(payload)
-    _cut_texts(payload, cap, offset, shown_notes)
+    cuts = _cut_texts(payload, cap, offset)
     items = payload.get("items")
+    dropped = None
     if isinstance(items, list):
-        total = len(items)
-        while items and _size(payload, shown_notes) > cap:
-            items.pop()
-        if len(items) < total:
-            shown_notes.append(
-                f"Only {len(items)} of {total} items fit in one result: ask for a smaller"
-                " perPage, or fewer fields (leaving out 'body' saves the most)."
-            )
+        # Room for every cut's note, whichever items stay.
+        dropped = _keep_what_fits(payload, items, cap - sum(len(n) + 3 for n in cuts.values()))
+    shown_notes += [cuts[id(holder)] for holder in _holders(payload) if id(holder) in cuts]
+    if dropped:
+        shown_notes.append(dropped)
     text = _dump(payload, shown_notes)
-    if len(text) > cap:  # one enormous item: give the model something valid and the way on
-        text = _dump(
-            {"truncated": text[: cap - _OVERHEAD]},
-            [*shown_notes, "The answer was cut at the size cap; narrow the request."],
-        )[:cap]
+    if len(text) > cap:
+        text = _fallback(text, cap, shown_notes)
     return CallToolResult(content=[TextContent(type="text", text=text)])
 
 
-def _cut_texts(payload: dict[str, Any], cap: int, offset: int, notes: list[str]) -> None:
-    """Cut each long text to its share of the cap, starting at `offset`."""
+def _holders(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects whose texts may be cut: the item (and a draft inside it), each item."""
     holders: list[dict[str, Any]] = []
-    if isinstance(payload.get("item"), dict):
-        holders.append(payload["item"])
+    item = payload.get("item")
+    if isinstance(item, dict):
+        holders.append(item)
+        holders.extend(value for value in item.values() if isinstance(value, dict))
     if isinstance(payload.get("items"), list):
-        holders.extend(item for item in payload["items"] if isinstance(item, dict))
+        holders.extend(each for each in payload["items"] if isinstance(each, dict))
+    return holders
+
+
+def _cut_texts(payload: dict[str, Any], cap: int, offset: int | None) -> dict[int, str]:
+    """Cut each long text to its share of the cap; the note on each cut, by holder."""
     long_texts = [
         (holder, name)
-        for holder in holders
+        for holder in _holders(payload)
         for name in LONG_TEXT
         if isinstance(holder.get(name), str)
     ]
+    notes: dict[int, str] = {}
     if not long_texts:
-        return
+        return notes
     share = max(200, (cap - _OVERHEAD * 2) // len(long_texts) - 100)
+    # Only a single text can be read on by offset: the tool's `offset` names its place.
+    start_at = offset if offset is not None and len(long_texts) == 1 else 0
     for holder, name in long_texts:
         text: str = holder[name]
-        start = min(offset, len(text)) if len(long_texts) == 1 else 0
-        # JSON escapes grow a text (newlines, quotes); measure the text as it will be sent.
+        start = min(start_at, len(text))
+        # JSON escapes grow a text (newlines, quotes); measure it as it will be sent.
         end = start + share
         while end > start and len(json.dumps(text[start:end], ensure_ascii=False)) > share:
             end = start + (end - start) * 3 // 4
         if start == 0 and end >= len(text):
             continue
         holder[name] = text[start:end]
-        if end < len(text):
-            where = f" of item {holder.get('number') or holder.get('filename') or ''}".rstrip()
-            notes.append(
-                f"'{name}'{where if where != ' of item' else ''} shows characters {start}-{end}"
-                f" of {len(text)}; call again with offset={end} to read on."
+        label = holder.get("number") or holder.get("filename") or holder.get("path")
+        where = f"'{name}'" + (f" of {label}" if label else "")
+        if end >= len(text):
+            notes[id(holder)] = f"{where} shows characters {start}-{len(text)} of {len(text)}."
+        elif offset is not None and len(long_texts) == 1:
+            notes[id(holder)] = (
+                f"{where} shows characters {start}-{end} of {len(text)}; call again with"
+                f" offset={end} to read on."
             )
-        elif start > 0:
-            notes.append(f"'{name}' shows characters {start}-{len(text)} of {len(text)}.")
+        else:
+            notes[id(holder)] = (
+                f"{where} was cut at {end} of {len(text)} characters; read that item alone"
+                " to see more."
+            )
+    return notes
 
 
-def _size(payload: dict[str, Any], notes: list[str]) -> int:
-    return len(_dump(payload, notes)) + 200  # room for the note about dropped items
+def _keep_what_fits(payload: dict[str, Any], items: list[Any], room: int) -> str | None:
+    """Keep the longest prefix of `items` whose result fits in `room`, each item measured
+    once; the note saying what was left out, if anything was."""
+    total = len(items)
+    budget = room - len(_dump({**payload, "items": []}, [])) - 600
+    used, count = 0, 0
+    for item in items:
+        size = len(json.dumps(item, ensure_ascii=False, separators=(",", ":"), default=str)) + 1
+        if used + size > budget:
+            break
+        used += size
+        count += 1
+    if count == total:
+        return None
+    del items[count:]
+    return (
+        f"Only {count} of {total} items fit in one result: ask for a smaller perPage, or"
+        " fewer fields (leaving out 'body' saves the most)."
+    )
+
+
+def _fallback(text: str, cap: int, notes: list[str]) -> str:
+    """One enormous value: valid JSON holding as much of the answer's text as fits."""
+    note = "The answer was cut at the size cap; narrow the request."
+    keep = cap
+    while True:
+        keep = keep * 9 // 10
+        cut = _dump({"truncated": text[:keep]}, [*notes, note])
+        if len(cut) <= cap or keep == 0:
+            return cut if len(cut) <= cap else _dump({}, [note])
 
 
 def _dump(payload: dict[str, Any], notes: list[str]) -> str:

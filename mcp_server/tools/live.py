@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 from mcp_server.github import ToolFailure
 from mcp_server.live import LiveRooms
 from mcp_server.services import Services
-from mcp_server.shaping import result
-from mcp_server.tools.params import Owner, Repo
+from mcp_server.shaping import clean, result
+from mcp_server.tools.params import Offset, Owner, Repo
 from mcp_server.toolsets import ToolDef, guarded
 
 Handle = Annotated[
@@ -47,6 +47,14 @@ class DraftEdit(BaseModel):
     state: Literal["open", "closed"] | None = Field(None, description="set_state")
     state_reason: Literal["completed", "not_planned", "reopened"] | None = None
     milestone: int | None = Field(None, description="set_milestone: number, or null")
+
+
+def cleaned(answer: dict[str, Any]) -> dict[str, Any]:
+    """The draft's text as people wrote it, without the characters that hide instructions."""
+    draft = answer.get("draft")
+    if isinstance(draft, dict):
+        answer["draft"] = {key: clean(value) for key, value in draft.items()}
+    return answer
 
 
 def tools(s: Services) -> list[ToolDef]:
@@ -84,13 +92,14 @@ def tools(s: Services) -> list[ToolDef]:
         a handle for the other live_ tools and the draft as it stands."""
         identity = await s.callers.identity()
         joined = await rooms().join(identity, f"{owner}/{repo}", issue_number, name)
-        return result({"item": joined}, cap=s.cap)
+        return result({"item": cleaned(joined)}, cap=s.cap)
 
     @guarded
-    async def live_read_draft(handle: Handle) -> CallToolResult:
+    async def live_read_draft(handle: Handle, offset: Offset = 0) -> CallToolResult:
         """The shared draft now: everyone's edits so far, saved or not."""
         identity = await s.callers.identity()
-        return result({"item": await rooms().draft(identity, handle)}, cap=s.cap)
+        found = cleaned(await rooms().draft(identity, handle))
+        return result({"item": found}, cap=s.cap, offset=offset)
 
     @guarded
     async def live_edit(
@@ -102,7 +111,8 @@ def tools(s: Services) -> list[ToolDef]:
         splice_body."""
         identity = await s.callers.identity()
         changes: list[dict[str, Any]] = [op.model_dump(exclude_none=True) for op in ops]
-        return result({"item": await rooms().propose(identity, handle, changes)}, cap=s.cap)
+        edited = await rooms().propose(identity, handle, changes)
+        return result({"item": cleaned(edited)}, cap=s.cap)
 
     @guarded
     async def live_save(handle: Handle) -> CallToolResult:

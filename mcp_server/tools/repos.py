@@ -62,6 +62,11 @@ def tools(s: Services) -> list[ToolDef]:
             item["content"] = base64.b64decode(data.get("content") or "").decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             notes.append("The file is binary; only its size and sha are shown.")
+        if data.get("type") == "file" and data.get("encoding") == "none":
+            notes.append(
+                f"The file is too large for GitHub's contents API ({data.get('size')} bytes);"
+                f" its raw text is at {data.get('download_url')}."
+            )
         if data.get("type") != "file":
             notes.append(f"This entry is a {data.get('type')}, not a file.")
         return result({"item": item}, cap=s.cap, notes=notes, offset=offset)
