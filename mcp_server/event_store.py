@@ -1,9 +1,13 @@
 """Resumable streams for session-based clients: the SDK's `EventStore`, on the Store.
 
 A client whose SSE stream drops reconnects with `Last-Event-ID` and gets every message
-it missed. The SDK hands one event store to all sessions and names streams by request
-id ("1", "2", ...), which repeat from session to session; each session therefore gets
-its own view (`for_session`), and every key names the session. An event id is
+it missed. A request's stream is kept REQUEST_STREAM_TTL_MS (a client reconnects within
+seconds); the standing GET stream as long as the session may idle; all of a session's
+streams go when it closes.
+
+The SDK hands one event store to all sessions and names streams by request id ("1",
+"2", ...), which repeat from session to session; each session therefore gets its own
+view (sessions.py gives each its own), and every key names the session. An event id is
 `<stream entry id>@<stream id>`: enough to find the stream and the place in it.
 """
 
@@ -22,6 +26,8 @@ from shared.store.keys import Keys
 log = logging.getLogger("hubbub.mcp")
 
 STREAM_MAXLEN = 1000  # messages kept per stream for a reconnecting client
+REQUEST_STREAM_TTL_MS = 300_000
+_STANDALONE = "_GET_stream"  # the SDK's name for a session's standing GET stream
 REPLAY_MAX = 1000
 _LOST = "lost"  # the id of a message that could not be kept: nothing replays after it
 APPEND = load_script("mcp_event_append")
@@ -35,6 +41,7 @@ class SessionEvents(EventStore):
         self.keys = keys
         self.session_id = session_id
         self.ttl_ms = ttl_ms
+        self.written: set[str] = set()  # this session's stream keys, deleted when it closes
 
     def _key(self, stream_id: StreamId) -> str:
         return self.keys.mcp_stream(f"{self.session_id}:{stream_id}")
@@ -42,11 +49,13 @@ class SessionEvents(EventStore):
     async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
         data = "" if message is None else message.model_dump_json(by_alias=True, exclude_unset=True)
         key = self._key(stream_id)
+        ttl_ms = self.ttl_ms
+        if stream_id != _STANDALONE:
+            ttl_ms = min(ttl_ms, REQUEST_STREAM_TTL_MS)
+        self.written.add(key)
         try:
             # One script: the stream never exists without its expiry.
-            entry_id = await self.store.eval_script(
-                APPEND, [key], [data, STREAM_MAXLEN, self.ttl_ms]
-            )
+            entry_id = await self.store.eval_script(APPEND, [key], [data, STREAM_MAXLEN, ttl_ms])
         except StoreError:
             # The SDK's message loop ends on any exception here, and the session with it:
             # the message still goes out live, and only a reconnect could miss it.
@@ -72,6 +81,16 @@ class SessionEvents(EventStore):
                 message = jsonrpc_message_adapter.validate_json(fields["m"])
                 await send_callback(EventMessage(message, f"{next_id}@{stream_id}"))
         return stream_id
+
+    async def drop(self) -> None:
+        """The session has closed: nobody will resume its streams."""
+        written, self.written = list(self.written), set()
+        for start in range(0, len(written), 500):
+            try:
+                await self.store.delete(*written[start : start + 500])
+            except StoreError:
+                log.warning("store unavailable: a closed session's streams stay until they expire")
+                return
 
 
 def _is_entry_id(text: str) -> bool:

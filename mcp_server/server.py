@@ -4,6 +4,7 @@ over stdio (`hubbub mcp`)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.metadata
 from collections.abc import AsyncIterator, Callable
@@ -152,8 +153,20 @@ class HubbubMCP:
         """The host app's lifespan enters this: the SDK's session manager, and the change
         channel."""
         await self.bus.start()
+        renewing = asyncio.create_task(self._renew_sessions(), name="mcp-sessions")
         try:
             async with self.server.session_manager.run():
                 yield
         finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
             await self.bus.stop()
+
+    async def _renew_sessions(self) -> None:
+        placement = getattr(self, "placement", None)
+        if placement is None:
+            return
+        while True:
+            await asyncio.sleep(self.settings.mcp_session_idle_s / 3)
+            await placement.renew_all()

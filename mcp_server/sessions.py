@@ -64,9 +64,31 @@ class Placement:
         if time.monotonic() - self.local.get(session_id, 0.0) > _REFRESH_S:
             await self.record(session_id)
 
-    async def forget(self, session_id: str) -> None:
-        if self.local.pop(session_id, None) is None:
+    async def renew_all(self) -> None:
+        """Every session held here stays recorded, used or not: one that only listens on
+        its GET stream sends no request for a long time."""
+        if not self.local:
             return
+        now = time.monotonic()
+        commands = [("PEXPIRE", self.keys.mcp_session(sid), self.ttl_ms) for sid in self.local]
+        try:
+            await self.store.pipeline(commands)
+        except StoreError:
+            log.warning("store unavailable: session records not renewed")
+            return
+        for session_id in self.local:
+            self.local[session_id] = now
+
+    async def alive(self, machine: str) -> bool:
+        """Whether a machine still heartbeats (realtime/presence.py writes the key); a dead
+        one's sessions are gone with it."""
+        try:
+            return await self.store.get(self.keys.machine(machine)) is not None
+        except StoreError:
+            return True  # unknown: let the request be routed as recorded
+
+    async def forget(self, session_id: str) -> None:
+        self.local.pop(session_id, None)
         try:
             await self.store.delete(self.keys.mcp_session(session_id))
         except StoreError:
@@ -108,6 +130,8 @@ class RecordingSessionManager(StreamableHTTPSessionManager):
     ) -> None:
         await super()._discard_session(session_id, transport)
         await self.placement.forget(session_id)
+        if isinstance(transport._event_store, SessionEvents):
+            await transport._event_store.drop()
 
 
 class SessionRouter:
@@ -128,9 +152,13 @@ class SessionRouter:
             await placement.renew(session_id)
         elif session_id:
             owner = await placement.owner(session_id)
-            if owner is not None and owner.get("machine") != placement.machine:
-                await self._elsewhere(owner, b"fly-replay-src" in headers, send)
-                return
+            machine = owner.get("machine") if owner is not None else None
+            if owner is not None and machine != placement.machine:
+                if await placement.alive(str(machine)):
+                    await self._elsewhere(owner, b"fly-replay-src" in headers, send)
+                    return
+                # Its machine died: the SDK here answers 404, and the client starts anew.
+                await placement.forget(session_id)
         else:
             send = self._recording(send)
         await self.app(scope, receive, send)

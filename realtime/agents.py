@@ -14,8 +14,11 @@ same handle finds nothing. Each machine that serves a handle keeps a participant
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -24,21 +27,25 @@ from typing import TYPE_CHECKING, Any
 from mcp_server.github import ToolFailure
 from proxy.messages import GatewayRequest
 from realtime.drafts.saving import save_issue
+from realtime.hub import ACCESS_EVENTS
 from realtime.members import Member, Project, new_member
 from shared.errors import HubbubError, StoreError
+from shared.events import Envelope
 from shared.identity import Identity
+from shared.store import SubscribingStore
 
 if TYPE_CHECKING:
-    import asyncio
-
     from realtime.drafts.replicas import Replica
     from realtime.hub import Hub
     from realtime.projects import Projects
+
+log = logging.getLogger("hubbub.realtime")
 
 AGENT_IDLE_S = 300.0  # a participant nobody calls for this long leaves the room
 HANDLE_TTL_MS = 3_600_000  # a handle outlives its last use by an hour
 _WRITE_LEVELS = ("write", "maintain", "admin")
 _WRITE_RECHECK_S = 10.0
+_RESUBSCRIBE_S = 1.0
 
 
 @dataclass
@@ -58,7 +65,84 @@ class AgentRooms:
         self.hub = hub
         self.projects = projects
         self.here: dict[str, Participant] = {}  # handle -> this machine's participant
+        self._locks: dict[str, asyncio.Lock] = {}  # one call at a time enters for a handle
+        self._listener: asyncio.Task[None] | None = None
         hub.extra_presence.append(self._presence)
+        hub.event_listeners.append(self._on_event)
+
+    # --- the fleet ------------------------------------------------------------------------
+    # A handle is served where its last call landed. A machine that takes it over tells
+    # the others (on the `agents` channel), which let their participant go without
+    # withdrawing its presence: the entry's id is the handle's, so it is the same entry.
+
+    async def start(self) -> None:
+        store = self.hub.gateway().store
+        if isinstance(store, SubscribingStore) and self._listener is None:
+            ready = asyncio.Event()
+            self._listener = asyncio.create_task(self._listen(store, ready), name="mcp-agents")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2):
+                    await ready.wait()
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        for participant in list(self.here.values()):
+            with contextlib.suppress(Exception):
+                await self._exit(participant, withdraw=True)
+
+    async def _listen(self, store: SubscribingStore, ready: asyncio.Event) -> None:
+        channel = self.hub.gateway().keys.mcp_agents_channel()
+        while True:
+            try:
+                async with store.subscribe(channel) as messages:
+                    ready.set()
+                    async for _, message in messages:
+                        self._heard(message)
+            except StoreError:
+                log.warning("agents channel lost; resubscribing")
+            except Exception:
+                log.exception("agents channel listener failed; restarting it")
+            ready.set()
+            await asyncio.sleep(_RESUBSCRIBE_S)
+
+    def _heard(self, message: str) -> None:
+        try:
+            news = json.loads(message)
+            handle, machine = str(news["handle"]), str(news["machine"])
+        except (ValueError, KeyError, TypeError):
+            return
+        participant = self.here.get(handle)
+        if participant is not None and machine != self.hub.machine_id:
+            # Served elsewhere now (or left there): the entry is theirs to keep or withdraw.
+            self.hub.background(self._exit(participant, withdraw=False))
+
+    async def _announce(self, handle: str) -> None:
+        gateway = self.hub.gateway()
+        news = json.dumps({"handle": handle, "machine": self.hub.machine_id})
+        with contextlib.suppress(StoreError):
+            await gateway.store.publish(gateway.keys.mcp_agents_channel(), news)
+
+    def _on_event(self, envelope: Envelope) -> None:
+        """A membership change: participants in that repository are checked again, as
+        sockets are (the webhook has already dropped the cached decision)."""
+        if envelope.type not in ACCESS_EVENTS:
+            return
+        repository_id = envelope.repository.id if envelope.repository else None
+        for participant in list(self.here.values()):
+            if repository_id is None or participant.project.id == repository_id:
+                self.hub.background(self._recheck(participant))
+
+    async def _recheck(self, participant: Participant) -> None:
+        member = participant.member
+        access = await self.hub.gateway().access.lookup(
+            member.identity, participant.project.full_name
+        )
+        if not access.can_read and self.here.get(participant.handle) is participant:
+            await self._exit(participant, withdraw=True)
 
     def _presence(self) -> list[tuple[int, dict[str, Any]]]:
         """The entries this machine's heartbeat keeps alive for agents."""
@@ -105,7 +189,8 @@ class AgentRooms:
             "name": name,
         }
         await self._store_record(identity, handle, record)
-        participant = await self._enter(identity, handle, record, issue)
+        async with self._lock(handle):
+            participant = await self._enter(identity, handle, record, issue, moved=False)
         assert hub.presence is not None
         roster, _ = await hub.presence.roster(access.id, hub.settings.presence_roster_max)
         replica = self._replica(participant)
@@ -183,9 +268,10 @@ class AgentRooms:
     async def leave(self, identity: Identity, handle: str) -> dict[str, Any]:
         key = self._record_key(identity, handle)
         participant = await self._participant(identity, handle)
-        await self._exit(participant, withdraw=True)
-        with contextlib.suppress(StoreError):
+        async with self._lock(handle):
+            await self._exit(participant, withdraw=True)
             await self.hub.gateway().store.delete(key)
+        await self._announce(handle)  # a machine that served it before lets go too
         return {"left": True, "repo": participant.project.full_name, "number": participant.number}
 
     # --- participants -------------------------------------------------------------------
@@ -200,44 +286,72 @@ class AgentRooms:
             self._record_key(identity, handle), json.dumps(record), px=HANDLE_TTL_MS
         )
 
+    def _lock(self, handle: str) -> asyncio.Lock:
+        return self._locks.setdefault(handle, asyncio.Lock())
+
     async def _participant(self, identity: Identity, handle: str) -> Participant:
         """The handle's participant here, entering the room on this machine if another
-        served it until now; an unknown handle (or another user's) is refused."""
-        raw = await self.hub.gateway().store.get(self._record_key(identity, handle))
-        if raw is None:
-            self._forget(handle)
-            raise ToolFailure(
-                "Unknown or expired handle: join the issue again with live_join_issue."
-            )
-        record = json.loads(raw)
-        participant = self.here.get(handle)
-        if participant is not None and participant.member.identity.partition != identity.partition:
-            participant = None  # never another credential's participant, even the same user's
-        if participant is None:
-            issue = await self._issue(identity, record["repo"], int(record["number"]))
-            participant = await self._enter(identity, handle, record, issue)
-        if record.get("machine") != self.hub.machine_id:
-            await self._store_record(identity, handle, record)
-        else:
-            with contextlib.suppress(StoreError):
-                await self.hub.gateway().store.pexpire(
-                    self._record_key(identity, handle), HANDLE_TTL_MS
+        served it until now; an unknown handle (or another user's) is refused, and so is
+        a caller who can no longer read the repository."""
+        async with self._lock(handle):
+            key = self._record_key(identity, handle)
+            raw = await self.hub.gateway().store.get(key)
+            participant = self.here.get(handle)
+            if raw is None:
+                if participant is not None:
+                    await self._exit(participant, withdraw=True)
+                raise ToolFailure(
+                    "Unknown or expired handle: join the issue again with live_join_issue."
                 )
-        self._touch(participant)
-        return participant
+            record = json.loads(raw)
+            if participant is not None and (
+                participant.member.identity.partition != identity.partition
+            ):
+                # Never another credential's participant, even the same user's.
+                await self._exit(participant, withdraw=False)
+                participant = None
+            access = await self.hub.gateway().access.lookup(identity, record["repo"])
+            if not access.can_read:
+                if participant is not None:
+                    await self._exit(participant, withdraw=True)
+                raise ToolFailure(
+                    f"Not found: {record['repo']} does not exist, or you cannot see it."
+                )
+            if participant is None:
+                issue = await self._issue(identity, record["repo"], int(record["number"]))
+                participant = await self._enter(identity, handle, record, issue, moved=True)
+            if record.get("machine") != self.hub.machine_id:
+                await self._store_record(identity, handle, record)
+                await self._announce(handle)
+            else:
+                with contextlib.suppress(StoreError):
+                    await self.hub.gateway().store.pexpire(key, HANDLE_TTL_MS)
+            self._touch(participant)
+            return participant
 
     async def _enter(
-        self, identity: Identity, handle: str, record: dict[str, Any], issue: dict[str, Any]
+        self,
+        identity: Identity,
+        handle: str,
+        record: dict[str, Any],
+        issue: dict[str, Any],
+        *,
+        moved: bool,
     ) -> Participant:
+        """A participant for `handle` on this machine (the caller holds its lock). `moved`:
+        it was served elsewhere until now, so people are told of an update, not an arrival."""
         hub = self.hub
         assert hub.drafts is not None and hub.presence is not None
         repository_id, full_name = int(record["repository_id"]), str(record["repo"])
         number = int(record["number"])
-        member = new_member(f"agent:{handle}", identity, "mcp", {}, hub.settings)
+        # Each participant its own sid (a draft's editors are keyed by it); one presence
+        # id per handle, whichever machine holds it.
+        member = new_member(
+            f"agent:{handle}:{secrets.token_hex(4)}", identity, "mcp", {}, hub.settings
+        )
+        member.connection_id = "agent-" + hashlib.sha256(handle.encode()).hexdigest()[:16]
         project = Project(repository_id, full_name)
         member.projects[repository_id] = project
-        await hub.drafts.open(member, repository_id, full_name, issue)
-        member.issues.add((repository_id, number))
         entry = {
             "id": member.connection_id,
             "user_id": identity.user_id,
@@ -249,16 +363,19 @@ class AgentRooms:
             "status": "active",
             "since": int(time.time() * 1000),
         }
-        member.presence[repository_id] = entry
         participant = Participant(handle, member, project, number, str(entry["agent"]))
-        old = self.here.pop(handle, None)
-        if old is not None:
-            await self._exit(old, withdraw=True)
-        self.here[handle] = participant
-        count = await hub.presence.put(repository_id, entry)
-        await hub.emit_presence(
-            repository_id, hub.presence_delta("joined", full_name, entry, count)
-        )
+        try:
+            await hub.drafts.open(member, repository_id, full_name, issue)
+            member.issues.add((repository_id, number))
+            member.presence[repository_id] = entry
+            self.here[handle] = participant
+            self._touch(participant)
+            count = await hub.presence.put(repository_id, entry)
+        except BaseException:
+            await self._exit(participant, withdraw=False)
+            raise
+        kind = "updated" if moved else "joined"
+        await hub.emit_presence(repository_id, hub.presence_delta(kind, full_name, entry, count))
         return participant
 
     async def _exit(self, participant: Participant, *, withdraw: bool) -> None:
@@ -269,12 +386,14 @@ class AgentRooms:
         if withdraw and entry is not None:
             await hub.withdraw_presence(entry["id"], participant.project.id, entry)
 
-    def _forget(self, handle: str, participant: Participant | None = None) -> None:
-        current = self.here.get(handle)
-        if current is not None and (participant is None or current is participant):
+    def _forget(self, handle: str, participant: Participant) -> None:
+        if participant.timer is not None:
+            participant.timer.cancel()
+        if self.here.get(handle) is participant:
             del self.here[handle]
-            if current.timer is not None:
-                current.timer.cancel()
+            lock = self._locks.get(handle)
+            if lock is not None and not lock.locked():
+                del self._locks[handle]
 
     def _touch(self, participant: Participant) -> None:
         if participant.timer is not None:
@@ -282,8 +401,9 @@ class AgentRooms:
         participant.timer = self.hub.later(AGENT_IDLE_S, lambda: self._idle(participant))
 
     async def _idle(self, participant: Participant) -> None:
-        if self.here.get(participant.handle) is participant:
-            await self._exit(participant, withdraw=True)
+        async with self._lock(participant.handle):
+            if self.here.get(participant.handle) is participant:
+                await self._exit(participant, withdraw=True)
 
     def _replica(self, participant: Participant) -> Replica:
         assert self.hub.drafts is not None

@@ -58,7 +58,8 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> ASGIApp
     Connections(hub)
     projects = Projects(hub)
     DraftEvents(hub, projects)
-    mcp = HubbubMCP(settings, holder, live_rooms=AgentRooms(hub, projects))
+    agents = AgentRooms(hub, projects)
+    mcp = HubbubMCP(settings, holder, live_rooms=agents)
     mcp_app = mcp.http_app(hub.machine_id, os.environ.get("FLY_MACHINE_ID", ""))
     hub.event_listeners.append(mcp.on_event)
 
@@ -92,12 +93,14 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> ASGIApp
         consumer = await _start_backstop(holder(), webhooks)
         await hub.start()
         running_hubs.add(hub)
+        await agents.start()
         async with mcp.running():
             # Start-up allocations live for the process; keep the cyclic GC from walking them.
             gc.collect()
             gc.freeze()
             yield
             running_hubs.discard(hub)
+        await agents.stop()
         await hub.stop()
         if consumer is not None:
             await _stop(*consumer)

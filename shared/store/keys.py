@@ -142,5 +142,8 @@ class Keys:
     def mcp_channel(self) -> str:
         return f"{self.prefix}mcp:changes"
 
+    def mcp_agents_channel(self) -> str:
+        return f"{self.prefix}mcp:agents"
+
     def mcp_handle(self, user: str, handle: str) -> str:
         return f"{self.prefix}mcp:handle:{user}:{handle}"

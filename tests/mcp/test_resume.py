@@ -94,3 +94,27 @@ async def test_a_dropped_stream_resumes_without_losing_a_message(live: Live) -> 
     assert missed["data"]["method"] == "notifications/resources/updated"
     assert missed["data"]["params"]["uri"] == ISSUE
     assert missed["id"] != last_seen
+
+
+async def test_a_closed_session_leaves_nothing_in_the_store(live: Live) -> None:
+    headers = {**MCP_HEADERS, "authorization": f"Bearer {TOKEN_A}"}
+    store, keys = live.gateway.store, live.gateway.keys
+    async with httpx.AsyncClient(base_url=live.url, timeout=10) as http:
+        opened = await http.post("/mcp", json=INITIALIZE, headers=headers)
+        session_id = opened.headers["mcp-session-id"]
+        headers["mcp-session-id"] = session_id
+        headers["mcp-protocol-version"] = "2025-11-25"
+        await post(http, headers, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+        listed = await post(http, headers, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+        assert listed["result"]["tools"]
+        assert await store.get(keys.mcp_session(session_id)) is not None
+        assert await store.xrange(keys.mcp_stream(f"{session_id}:2"))
+        closed = await http.delete("/mcp", headers=headers)
+    assert closed.status_code == 200
+
+    async def nothing_left() -> bool:
+        streams = [await store.xrange(keys.mcp_stream(f"{session_id}:{n}")) for n in "12"]
+        record = await store.get(keys.mcp_session(session_id))
+        return record is None and streams == [[], []]
+
+    await wait_until_true(nothing_left, timeout=10)
