@@ -15,6 +15,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.fakes.waiting import wait_until_true
 from tests.mcp.conftest import TIMEOUT, data_of, mcp_client
 from tests.mcp.test_http import INITIALIZE, MCP_HEADERS
 from tests.mcp.test_subscriptions import ISSUE, Heard
@@ -150,3 +151,31 @@ async def test_a_change_made_on_one_machine_reaches_a_subscriber_on_the_other(
         heard.uris.clear()
         await fleet.issue_event(b, 1, "Renamed")
         await heard.wait_for(ISSUE)
+
+
+async def test_an_agent_served_by_both_machines_is_one_participant(
+    fleet: Fleet, fresh_redis_url: str
+) -> None:
+    fleet.github.add_issue("octo", "hello", title="First", number=1)
+    fleet.github.repos["octo/hello"].writers.add("bob")
+    environ = {"HUBBUB_MCP_TOOLSETS": "all"}
+    a = await fleet.machine("a", fresh_redis_url, **environ)
+    b = await fleet.machine("b", fresh_redis_url, **environ)
+    issue = {"owner": "octo", "repo": "hello", "issue_number": 1}
+
+    async def agents_here(client: Any) -> list[Any]:
+        found = data_of(await client.call_tool("who_is_here", {"owner": "octo", "repo": "hello"}))
+        return [p for p in found["items"] if p["agent"]]
+
+    async with mcp_client(a.url, TOKEN_B) as on_a, mcp_client(b.url, TOKEN_B) as on_b:
+        handle = data_of(await on_a.call_tool("live_join_issue", issue))["item"]["handle"]
+        edit = {"handle": handle, "ops": [{"op": "append_to_body", "text": "x"}]}
+        for client in (on_b, on_a, on_b):
+            data_of(await client.call_tool("live_edit", edit))
+            assert len(await agents_here(client)) == 1
+        data_of(await on_b.call_tool("live_leave", {"handle": handle}))
+
+        async def gone() -> bool:
+            return await agents_here(on_a) == []
+
+        await wait_until_true(gone, timeout=10)

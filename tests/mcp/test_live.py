@@ -4,14 +4,19 @@ theirs. Real server, real Socket.IO clients, the SDK's MCP client over HTTP."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
+from realtime import agents
+from realtime.agents import AgentRooms
+from tests.fakes.waiting import wait_until
 from tests.mcp.conftest import data_of, mcp_client, text_of
 from tests.proxy.conftest import TOKEN_A, TOKEN_B
 from tests.realtime.conftest import TOKEN_C, Client, Live
 from tests.realtime.editors import REPO
+from tests.webhooks.conftest import fixture_payload
 
 ISSUE = {"owner": "octo", "repo": "hello", "issue_number": 1}
 
@@ -140,3 +145,62 @@ async def test_who_is_here_lists_people_and_agents(room: Live) -> None:
     }
     assert [(p["login"], p["agent"]) for p in in_issue["items"]] == [("bob", "helper")]
     assert hidden.is_error
+
+
+async def test_an_agent_that_stops_calling_leaves_by_itself(
+    room: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(agents, "AGENT_IDLE_S", 0.2)
+    carol = await person_in_issue(room, TOKEN_C)
+    async with mcp_client(room.url, TOKEN_B) as agent:
+        data_of(await agent.call_tool("live_join_issue", {**ISSUE, "name": "sleepy"}))
+        await carol.wait_for(
+            "presence", lambda d: d["type"] == "left" and d["member"].get("agent") == "sleepy"
+        )
+    replica = room.hub.drafts.replicas[(room.repo.id, 1)]  # type: ignore[union-attr]
+    assert all(not sid.startswith("agent:") for sid in replica.editors)
+
+
+async def test_an_agent_that_loses_read_access_is_put_out(room: Live) -> None:
+    secret = room.github.repos["octo/secret"]
+    room.github.add_issue("octo", "secret", title="Private", body="do not leak", number=1)
+    async with mcp_client(room.url, TOKEN_A) as agent:
+        handle = data_of(
+            await agent.call_tool(
+                "live_join_issue", {"owner": "octo", "repo": "secret", "issue_number": 1}
+            )
+        )["item"]["handle"]
+        secret.readers.discard("alice")  # changed on github.com
+        payload = copy.deepcopy(fixture_payload("member", "added"))
+        payload["action"] = "removed"
+        payload["repository"].update(id=secret.id, name="secret", full_name="octo/secret")
+        payload["repository"]["owner"]["login"] = "octo"
+        await room.deliver("member", payload)
+        await wait_until(lambda: handle not in room_agents(room).here)
+        refused = await agent.call_tool("live_read_draft", {"handle": handle})
+    assert refused.is_error and "do not leak" not in text_of(refused)
+
+
+async def test_the_same_user_with_another_token_takes_the_handle_over(room: Live) -> None:
+    other_token = "ghp_bobSECONDbobSECONDbobSECONDbobSECOND0"
+    user_id = room.github.tokens()[TOKEN_B][1]
+    room.github.add_user(other_token, "bob", user_id=user_id)
+    async with mcp_client(room.url, TOKEN_B) as first, mcp_client(room.url, other_token) as then:
+        handle = data_of(await first.call_tool("live_join_issue", ISSUE))["item"]["handle"]
+        edit = {"handle": handle, "ops": [{"op": "append_to_body", "text": "more"}]}
+        for _ in range(2):
+            assert not (await then.call_tool("live_edit", edit)).is_error
+            assert not (await first.call_tool("live_edit", edit)).is_error
+        draft = data_of(await first.call_tool("live_read_draft", {"handle": handle}))
+    assert draft["item"]["draft"]["body"] == "more" * 4
+    assert len(room_agents(room).here) == 1
+
+
+def room_agents(room: Live) -> AgentRooms:
+    """The server's agents, found by the event listener they registered."""
+    [found] = [
+        listener.__self__
+        for listener in room.hub.event_listeners
+        if isinstance(getattr(listener, "__self__", None), AgentRooms)
+    ]
+    return found
