@@ -220,6 +220,8 @@ class AuthEndpoints:
             # Imported here: Authlib costs a cold start ~0.4 s and only sign-in needs it.
             from authlib.integrations.starlette_client import OAuth
 
+            from proxy.auth.httpx_bridge import authlib_transport
+
             # Whatever the platform's logging set-up (Vercel runs none of ours): Authlib
             # logs the PKCE verifier at DEBUG.
             quiet_libraries()
@@ -239,7 +241,11 @@ class AuthEndpoints:
                     "code_challenge_method": "S256",
                     "token_endpoint_auth_method": "client_secret_post",
                     "timeout": self.settings.upstream_timeout_s,
-                    **({"transport": gateway.transport} if gateway.transport else {}),
+                    **(
+                        {"transport": authlib_transport(gateway.transport)}
+                        if gateway.transport
+                        else {}
+                    ),
                 },
             )
         return self._client
