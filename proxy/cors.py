@@ -1,6 +1,7 @@
 """Cross-origin access for the dashboards in HUBBUB_ALLOWED_ORIGINS (Starlette's
 CORSMiddleware): their pages may call every route with credentials and read the headers
-a dashboard shows (`X-Cache`, `Age`, `ETag`, `Link`, the rate limits). No origin
+a dashboard shows (`X-Cache`, `Age`, `ETag`, `Link`, the rate limits), and a browser's
+MCP client may carry its session. No origin
 configured, no middleware: nothing is spent on requests that never cross origins."""
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ _SENT = [
     "if-none-match",
     "x-github-api-version",
     "x-request-id",
+    # A browser's MCP client (/mcp): its session, protocol version and resumption.
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "last-event-id",
 ]
 _SHOWN = [
     "x-cache",
@@ -33,6 +40,8 @@ _SHOWN = [
     "x-ratelimit-resource",
     "x-request-id",
     "x-github-request-id",
+    "mcp-session-id",
+    "www-authenticate",
 ]
 
 

@@ -129,3 +129,38 @@ async def test_closing_an_issue_asks_the_user_first(live: Live) -> None:
     assert "did not confirm" in text_of(declined) or declined.is_error
     assert not accepted.is_error, text_of(accepted)
     assert live.github.issue("octo", "hello", 1)["state"] == "closed"
+
+
+async def test_a_browser_mcp_client_may_carry_its_session_across_origins(
+    make_live: Any,
+) -> None:
+    live = await make_live(allowed_origins=("https://dashboard.example",))
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        preflight = await http.options(
+            "/mcp",
+            headers={
+                "origin": "https://dashboard.example",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization, mcp-session-id, last-event-id",
+            },
+        )
+        answer = await http.post(
+            "/mcp",
+            json=INITIALIZE,
+            headers={
+                **MCP_HEADERS,
+                "authorization": f"Bearer {TOKEN_A}",
+                "origin": "https://dashboard.example",
+            },
+        )
+    assert preflight.status_code == 200
+    assert answer.status_code == 200
+    assert "mcp-session-id" in answer.headers["access-control-expose-headers"].lower()
+
+
+async def test_the_endpoint_answers_with_and_without_a_trailing_slash(live: Live) -> None:
+    headers = {**MCP_HEADERS, "authorization": f"Bearer {TOKEN_A}"}
+    async with httpx.AsyncClient(base_url=live.url, follow_redirects=True) as http:
+        answer = await http.post("/mcp/", json=INITIALIZE, headers=headers)
+    assert answer.status_code == 200
+    assert answer.headers["mcp-session-id"]
