@@ -20,10 +20,16 @@ from starlette.types import ASGIApp
 from mcp_server.auth import Callers, CallerVerifier, ClientAddress
 from mcp_server.github import GitHub
 from mcp_server.live import LiveRooms
+from mcp_server.metrics import MCPMetrics
 from mcp_server.resources import register_resources
 from mcp_server.services import Services
 from mcp_server.sessions import Placement, RecordingSessionManager, SessionRouter
-from mcp_server.subscriptions import LegacySubscriptions, StoreSubscriptionBus, gate, uris_for
+from mcp_server.subscriptions import (
+    LegacySubscriptions,
+    ListenGate,
+    StoreSubscriptionBus,
+    uris_for,
+)
 from mcp_server.tools import context, issues, live, pull_requests, repos, search
 from mcp_server.toolsets import ToolDef, chosen, register
 from proxy.gateway import Gateway
@@ -88,10 +94,11 @@ class HubbubMCP:
                 else None
             ),
             subscriptions=self.bus,
-            middleware=[gate(self._can_read)],
+            middleware=[ListenGate(self._can_read, self._caller_key, self._listening)],
         )
         self.tools = chosen(all_tools(self.services), settings)
-        register(self.server, self.tools)
+        self.metrics: MCPMetrics | None = None  # on the gateway's registry, at start
+        register(self.server, self.tools, self._count)
         register_resources(self.server, self.services)
         legacy = LegacySubscriptions(self.bus, self._can_read)
         lowlevel = self.server._lowlevel_server
@@ -101,6 +108,17 @@ class HubbubMCP:
         lowlevel.add_request_handler(
             "resources/unsubscribe", UnsubscribeRequestParams, legacy.unsubscribe
         )
+
+    async def _caller_key(self) -> str:
+        return (await self.services.callers.identity()).partition
+
+    def _listening(self, change: int) -> None:
+        if self.metrics is not None:
+            self.metrics.listens.inc(change)
+
+    def _count(self, tool: str, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.tool_calls.labels(tool, outcome).inc()
 
     @property
     def resource_url(self) -> str:
@@ -152,6 +170,12 @@ class HubbubMCP:
     async def running(self) -> AsyncIterator[None]:
         """The host app's lifespan enters this: the SDK's session manager, and the change
         channel."""
+        placement = getattr(self, "placement", None)
+        if self.metrics is None:
+            self.metrics = MCPMetrics(
+                self.gateway().metrics.registry,
+                sessions=lambda: len(placement.local) if placement is not None else 0,
+            )
         await self.bus.start()
         renewing = asyncio.create_task(self._renew_sessions(), name="mcp-sessions")
         try:

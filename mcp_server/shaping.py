@@ -40,7 +40,7 @@ def login(user: Any) -> str | None:
 def names(items: Any, key: str = "name") -> list[str]:
     if not isinstance(items, list):
         return []
-    return [str(item.get(key)) for item in items if isinstance(item, dict) and item.get(key)]
+    return [clean(str(item[key])) for item in items if isinstance(item, dict) and item.get(key)]
 
 
 # --- minimal views of GitHub's objects ------------------------------------------------------

@@ -23,7 +23,7 @@ import json
 import logging
 import re
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp.server.connection import Connection
@@ -32,6 +32,7 @@ from mcp.server.subscriptions import ResourceUpdated, ServerEvent
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
+    INVALID_REQUEST,
     EmptyResult,
     SubscribeRequestParams,
     UnsubscribeRequestParams,
@@ -49,6 +50,7 @@ _URI = re.compile(
 )
 _RESUBSCRIBE_S = 1.0
 SUBSCRIPTIONS_PER_SESSION = 100
+LISTENS_PER_CALLER = 10
 
 
 def issue_uri(owner: str, repo: str, number: int) -> str:
@@ -175,29 +177,55 @@ async def _check_readable(uris: list[str], can_read: CanRead) -> None:
             raise MCPError(INVALID_PARAMS, f"You cannot read {repo}, so you cannot watch {uri}")
 
 
-def gate(can_read: CanRead) -> Callable[..., Any]:
-    """Middleware: `subscriptions/listen` only for resources the caller may read, with
-    their URIs in the one spelling changes are told in (GitHub's names ignore case)."""
+class ListenGate:
+    """Middleware for `subscriptions/listen`: only resources the caller may read, with
+    their URIs in the one spelling changes are told in (GitHub's names ignore case), and
+    at most LISTENS_PER_CALLER streams per caller, so that nobody holds the process's
+    share of streams alone."""
 
-    async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method == "subscriptions/listen" and isinstance(ctx.params, dict):
-            notifications = ctx.params.get("notifications")
-            uris = (
-                notifications.get("resourceSubscriptions")
-                if isinstance(notifications, dict)
-                else None
+    def __init__(
+        self,
+        can_read: CanRead,
+        caller: Callable[[], Awaitable[str]],
+        listening: Callable[[int], None],
+    ) -> None:
+        self.can_read = can_read
+        self.caller = caller
+        self.listening = listening
+        self.open: dict[str, int] = {}  # caller -> streams open here
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        if ctx.method != "subscriptions/listen" or not isinstance(ctx.params, dict):
+            return await call_next(ctx)
+        notifications = ctx.params.get("notifications")
+        uris = (
+            notifications.get("resourceSubscriptions") if isinstance(notifications, dict) else None
+        )
+        if isinstance(notifications, dict) and isinstance(uris, list):
+            spelled = [str(uri).lower() for uri in uris]
+            await _check_readable(spelled, self.can_read)
+            params = {
+                **ctx.params,
+                "notifications": {**notifications, "resourceSubscriptions": spelled},
+            }
+            ctx = dataclasses.replace(ctx, params=params)
+        caller = await self.caller()
+        if self.open.get(caller, 0) >= LISTENS_PER_CALLER:
+            raise MCPError(
+                INVALID_REQUEST,
+                f"At most {LISTENS_PER_CALLER} listen streams at once: close one first",
             )
-            if isinstance(uris, list):
-                spelled = [str(uri).lower() for uri in uris]
-                await _check_readable(spelled, can_read)
-                params = {
-                    **ctx.params,
-                    "notifications": {**notifications, "resourceSubscriptions": spelled},
-                }
-                ctx = dataclasses.replace(ctx, params=params)
-        return await call_next(ctx)
-
-    return middleware
+        self.open[caller] = self.open.get(caller, 0) + 1
+        self.listening(1)
+        try:
+            return await call_next(ctx)
+        finally:
+            self.listening(-1)
+            self.open[caller] -= 1
+            if not self.open[caller]:
+                del self.open[caller]
 
 
 class LegacySubscriptions:

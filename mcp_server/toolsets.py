@@ -46,10 +46,11 @@ def chosen(defs: list[ToolDef], settings: Settings) -> list[ToolDef]:
     return sorted(picked, key=lambda tool: (order[tool.toolset], tool.name))
 
 
-def register(server: MCPServer, defs: list[ToolDef]) -> None:
+def register(server: MCPServer, defs: list[ToolDef], count: Callable[[str, str], None]) -> None:
+    """Add the tools; `count(tool, outcome)` hears of every call's outcome."""
     for tool in defs:
         server.add_tool(
-            tool.fn,
+            _counted(tool.fn, tool.name, count),
             title=tool.title,
             annotations=ToolAnnotations(
                 title=tool.title,
@@ -60,6 +61,18 @@ def register(server: MCPServer, defs: list[ToolDef]) -> None:
             ),
             structured_output=False,
         )
+
+
+def _counted(
+    fn: Callable[..., Awaitable[CallToolResult]], name: str, count: Callable[[str, str], None]
+) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def call(*args: Any, **kwargs: Any) -> CallToolResult:
+        result = await fn(*args, **kwargs)
+        count(name, "error" if result.is_error else "ok")
+        return result
+
+    return call
 
 
 def guarded(fn: Callable[..., Awaitable[CallToolResult]]) -> Callable[..., Any]:

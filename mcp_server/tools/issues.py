@@ -12,7 +12,7 @@ from pydantic import Field
 from mcp_server.confirm import GRANTED, Confirm, ask, confirmed
 from mcp_server.github import ToolFailure
 from mcp_server.services import Services
-from mcp_server.shaping import comment_view, issue_view, page_note, result, select, shaped
+from mcp_server.shaping import clean, comment_view, issue_view, page_note, result, select, shaped
 from mcp_server.subscriptions import issue_uri
 from mcp_server.tools.params import Fields, Offset, Owner, Page, PerPage, Repo
 from mcp_server.toolsets import ToolDef, guarded
@@ -57,12 +57,18 @@ def tools(s: Services) -> list[ToolDef]:
                 {"item": issue_view(answer.data)}, cap=s.cap, notes=[answer.note], offset=offset
             )
         if method == "get_labels":
-            answer = await s.github.get(identity, f"{base}/labels", subject=subject)
+            answer = await s.github.get(
+                identity, f"{base}/labels", {"page": page, "per_page": perPage}, subject=subject
+            )
             labels = [
-                {"name": label.get("name"), "description": label.get("description")}
+                {"name": clean(label.get("name")), "description": clean(label.get("description"))}
                 for label in answer.data
             ]
-            return result({"items": labels}, cap=s.cap, notes=[answer.note])
+            return result(
+                {"items": labels},
+                cap=s.cap,
+                notes=[answer.note, page_note(answer.next_page, perPage)],
+            )
         answer = await s.github.get(
             identity, f"{base}/comments", {"page": page, "per_page": perPage}, subject=subject
         )
@@ -160,7 +166,9 @@ def tools(s: Services) -> list[ToolDef]:
         body: str | None = None,
         labels: Annotated[list[str] | None, Field(description="Replaces the labels")] = None,
         assignees: Annotated[list[str] | None, Field(description="Replaces the assignees")] = None,
-        milestone: Annotated[int | None, Field(description="Milestone number")] = None,
+        milestone: Annotated[
+            int | None, Field(description="Milestone number; 0 removes the milestone", ge=0)
+        ] = None,
         state: Literal["open", "closed"] | None = None,
         state_reason: Literal["completed", "not_planned", "reopened"] | None = None,
     ) -> CallToolResult:
@@ -179,6 +187,8 @@ def tools(s: Services) -> list[ToolDef]:
             "state_reason": state_reason,
         }
         payload = {name: value for name, value in fields.items() if value is not None}
+        if milestone == 0:
+            payload["milestone"] = None
         if method == "create":
             if not title:
                 raise ToolFailure("A new issue needs a title.")

@@ -164,3 +164,12 @@ async def test_the_endpoint_answers_with_and_without_a_trailing_slash(live: Live
         answer = await http.post("/mcp/", json=INITIALIZE, headers=headers)
     assert answer.status_code == 200
     assert answer.headers["mcp-session-id"]
+
+
+async def test_metrics_count_tool_calls_by_outcome(live: Live) -> None:
+    async with mcp_client(live.url, TOKEN_A) as client:
+        await client.call_tool("get_me", {})
+        await client.call_tool("issue_read", {"owner": "octo", "repo": "hello", "issue_number": 9})
+    metrics = (await live.http.get("/metrics")).text
+    assert 'hubbub_mcp_tool_calls_total{outcome="ok",tool="get_me"} 1.0' in metrics
+    assert 'hubbub_mcp_tool_calls_total{outcome="error",tool="issue_read"} 1.0' in metrics

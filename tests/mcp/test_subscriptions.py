@@ -4,12 +4,14 @@ webhook delivery, and from another agent's write. Only a reader may watch."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
 from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceUpdatedNotification
 
+from mcp_server.subscriptions import LISTENS_PER_CALLER
 from tests.mcp.conftest import data_of, mcp_client
 from tests.proxy.conftest import TOKEN_A, TOKEN_B
 from tests.realtime.conftest import Live
@@ -105,3 +107,16 @@ async def test_resources_read_as_their_tools_show_them(live: Live) -> None:
         "github://{owner}/{repo}/events",
     }
     assert '"title": "First"' in issue.contents[0].text  # type: ignore[union-attr]
+
+
+async def test_one_caller_holds_at_most_ten_listen_streams(live: Live) -> None:
+    async with mcp_client(live.url, TOKEN_A) as client, AsyncExitStack() as streams:
+        for _ in range(LISTENS_PER_CALLER):
+            await streams.enter_async_context(client.listen(resource_subscriptions=[ISSUE]))
+        metrics = (await live.http.get("/metrics")).text
+        assert f"hubbub_mcp_listen_streams {LISTENS_PER_CALLER}.0" in metrics
+        with pytest.raises(MCPError, match="At most 10 listen streams"):
+            async with client.listen(resource_subscriptions=[ISSUE]):
+                pass
+        async with mcp_client(live.url, TOKEN_B) as other, other.listen(tools_list_changed=True):
+            pass  # another caller is not held back

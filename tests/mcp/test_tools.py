@@ -298,6 +298,16 @@ async def test_issue_write_creates_and_updates(gateway: Gateway, github: FakeGit
     assert issue["comments"] == 1
 
 
+async def test_a_milestone_is_set_and_removed(gateway: Gateway, github: FakeGitHub) -> None:
+    github.add_milestone("octo", "hello", 3, "v1.0")
+    update = {"method": "update", "owner": "octo", "repo": "hello", "issue_number": 1}
+    async with agent(gateway) as client:
+        await call(client, "issue_write", **update, milestone=3)
+        assert github.issue("octo", "hello", 1)["milestone"]["number"] == 3
+        await call(client, "issue_write", **update, milestone=0)
+    assert github.issue("octo", "hello", 1)["milestone"] is None
+
+
 async def test_a_write_makes_the_next_read_fresh(gateway: Gateway, github: FakeGitHub) -> None:
     async with agent(gateway) as client:
         await call(client, "issue_read", owner="octo", repo="hello", issue_number=1)
