@@ -13,13 +13,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import uvicorn
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared.config import Settings  # noqa: E402
-from shared.logging import configure_logging, uvicorn_log_config  # noqa: E402
+from bench.realtime_server import serve  # noqa: E402
 from tests.fakes.github import FakeGitHub  # noqa: E402
 
 OWNER, NAME, NUMBER = "octo", "hello", 1
@@ -41,28 +38,7 @@ def fake_github(origin: str) -> FakeGitHub:
 
 
 def main() -> None:
-    kind, port = sys.argv[1], int(sys.argv[2])
-    options = {
-        "host": "127.0.0.1",
-        "port": port,
-        "loop": "uvloop",
-        "http": "httptools",
-        "ws_per_message_deflate": False,
-        "ws_ping_interval": None,  # as `hubbub serve`: engine.io pings
-        "access_log": False,
-    }
-    if kind == "hubbub":
-        level = Settings.from_env().log_level
-        configure_logging(level, "text")
-        uvicorn.run(
-            "realtime.app:create_app_from_env",
-            factory=True,
-            log_config=uvicorn_log_config(level, "text"),
-            **options,
-        )
-    else:
-        github = fake_github(f"http://127.0.0.1:{port}")
-        uvicorn.run(github.app, log_level="warning", **options)
+    serve(sys.argv[1], int(sys.argv[2]), fake_github)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ WebSockets without per-message deflate (which `bench.tools.start_server` cannot 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -38,9 +40,10 @@ def fake_github(users: int, origin: str) -> FakeGitHub:
     return github
 
 
-def main() -> None:
-    kind, port = sys.argv[1], int(sys.argv[2])
-    options = {
+def serve(kind: str, port: int, github: Callable[[str], FakeGitHub]) -> None:
+    """`hubbub` (the persistent app, from its environment) or a fake GitHub (`github`,
+    built for its origin) on `port`, served by uvicorn as `hubbub serve` serves."""
+    options: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": port,
         "loop": "uvloop",
@@ -59,8 +62,13 @@ def main() -> None:
             **options,
         )
     else:
-        github = fake_github(int(sys.argv[3]), f"http://127.0.0.1:{port}")
-        uvicorn.run(github.app, log_level="warning", **options)
+        uvicorn.run(github(f"http://127.0.0.1:{port}").app, log_level="warning", **options)
+
+
+def main() -> None:
+    kind, port = sys.argv[1], int(sys.argv[2])
+    users = int(sys.argv[3]) if kind == "github" else 0
+    serve(kind, port, lambda origin: fake_github(users, origin))
 
 
 if __name__ == "__main__":
