@@ -17,7 +17,7 @@ from typing import Any
 
 from mcp.types import CallToolResult, TextContent
 
-from mcp_server.github import ToolFailure
+from mcp_server.github import Answer, ToolFailure
 
 # Zero-width and joiner characters, bidi embeddings, overrides and isolates, the BOM,
 # the soft hyphen, and the Unicode "tag" block: all invisible in a rendered issue.
@@ -138,6 +138,10 @@ def repo_view(repo: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def label_view(label: dict[str, Any]) -> dict[str, Any]:
+    return {"name": clean(label.get("name")), "description": clean(label.get("description"))}
+
+
 def user_view(user: dict[str, Any]) -> dict[str, Any]:
     return {
         "login": user.get("login"),
@@ -178,6 +182,22 @@ def shaped(
 
 def failure(message: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+
+
+def listing(
+    answer: Answer,
+    items: Iterable[dict[str, Any]],
+    view: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    per_page: int,
+    cap: int,
+    fields: list[str] | None = None,
+    keep: Iterable[str] = (),
+    **extra: Any,
+) -> CallToolResult:
+    """A page of GitHub's list in its minimal view, with the way to the next page."""
+    payload = {**extra, "items": shaped(items, view, fields, keep=keep)}
+    return result(payload, cap=cap, notes=[answer.note, page_note(answer.next_page, per_page)])
 
 
 def page_note(next_page: int | None, per_page: int) -> str | None:

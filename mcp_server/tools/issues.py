@@ -12,7 +12,14 @@ from pydantic import Field
 from mcp_server.confirm import GRANTED, Confirm, ask, confirmed
 from mcp_server.github import ToolFailure
 from mcp_server.services import Services
-from mcp_server.shaping import clean, comment_view, issue_view, page_note, result, select, shaped
+from mcp_server.shaping import (
+    comment_view,
+    issue_view,
+    label_view,
+    listing,
+    result,
+    select,
+)
 from mcp_server.subscriptions import issue_uri
 from mcp_server.tools.params import Fields, Offset, Owner, Page, PerPage, Repo
 from mcp_server.toolsets import ToolDef, guarded
@@ -60,24 +67,11 @@ def tools(s: Services) -> list[ToolDef]:
             answer = await s.github.get(
                 identity, f"{base}/labels", {"page": page, "per_page": perPage}, subject=subject
             )
-            labels = [
-                {"name": clean(label.get("name")), "description": clean(label.get("description"))}
-                for label in answer.data
-            ]
-            return result(
-                {"items": labels},
-                cap=s.cap,
-                notes=[answer.note, page_note(answer.next_page, perPage)],
-            )
+            return listing(answer, answer.data, label_view, per_page=perPage, cap=s.cap)
         answer = await s.github.get(
             identity, f"{base}/comments", {"page": page, "per_page": perPage}, subject=subject
         )
-        items = shaped(answer.data, comment_view, None)
-        return result(
-            {"items": items},
-            cap=s.cap,
-            notes=[answer.note, page_note(answer.next_page, perPage)],
-        )
+        return listing(answer, answer.data, comment_view, per_page=perPage, cap=s.cap)
 
     @guarded
     async def list_issues(
@@ -111,11 +105,14 @@ def tools(s: Services) -> list[ToolDef]:
             identity, f"/repos/{owner}/{repo}/issues", query, subject=f"{owner}/{repo}"
         )
         issues = [item for item in answer.data if not item.get("pull_request")]
-        items = shaped(issues, issue_view, fields, keep=("number",))
-        return result(
-            {"items": items},
+        return listing(
+            answer,
+            issues,
+            issue_view,
+            per_page=perPage,
             cap=s.cap,
-            notes=[answer.note, page_note(answer.next_page, perPage)],
+            fields=fields,
+            keep=("number",),
         )
 
     @guarded
@@ -146,11 +143,15 @@ def tools(s: Services) -> list[ToolDef]:
             "per_page": perPage,
         }
         answer = await s.github.get(identity, "/search/issues", params, subject="the search")
-        items = shaped(answer.data.get("items", []), issue_view, fields, keep=("number", "url"))
-        return result(
-            {"total_count": answer.data.get("total_count"), "items": items},
+        return listing(
+            answer,
+            answer.data.get("items", []),
+            issue_view,
+            per_page=perPage,
             cap=s.cap,
-            notes=[answer.note, page_note(answer.next_page, perPage)],
+            fields=fields,
+            keep=("number", "url"),
+            total_count=answer.data.get("total_count"),
         )
 
     @guarded

@@ -11,15 +11,7 @@ from pydantic import Field
 
 from mcp_server.confirm import Confirm, ask, confirmed
 from mcp_server.services import Services
-from mcp_server.shaping import (
-    comment_view,
-    commit_view,
-    file_view,
-    page_note,
-    pull_view,
-    result,
-    shaped,
-)
+from mcp_server.shaping import comment_view, commit_view, file_view, listing, pull_view, result
 from mcp_server.subscriptions import issue_uri, pull_uri
 from mcp_server.tools.params import Fields, Offset, Owner, Page, PerPage, Repo
 from mcp_server.toolsets import ToolDef, guarded
@@ -72,11 +64,7 @@ def tools(s: Services) -> list[ToolDef]:
             "get_comments": ("comments", comment_view),
         }[method]
         answer = await s.github.get(identity, f"{base}/{path}", paging, subject=subject)
-        return result(
-            {"items": shaped(answer.data, view, None)},
-            cap=s.cap,
-            notes=[answer.note, page_note(answer.next_page, perPage)],
-        )
+        return listing(answer, answer.data, view, per_page=perPage, cap=s.cap)
 
     @guarded
     async def list_pull_requests(
@@ -105,9 +93,14 @@ def tools(s: Services) -> list[ToolDef]:
         answer = await s.github.get(
             identity, f"/repos/{owner}/{repo}/pulls", query, subject=f"{owner}/{repo}"
         )
-        items = shaped(answer.data, pull_view, fields, keep=("number",))
-        return result(
-            {"items": items}, cap=s.cap, notes=[answer.note, page_note(answer.next_page, perPage)]
+        return listing(
+            answer,
+            answer.data,
+            pull_view,
+            per_page=perPage,
+            cap=s.cap,
+            fields=fields,
+            keep=("number",),
         )
 
     @guarded

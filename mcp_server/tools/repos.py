@@ -11,7 +11,7 @@ from pydantic import Field
 
 from mcp_server.github import ToolFailure
 from mcp_server.services import Services
-from mcp_server.shaping import commit_view, file_view, page_note, result, shaped
+from mcp_server.shaping import commit_view, file_view, listing, page_note, result
 from mcp_server.tools.params import Fields, Offset, Owner, Page, PerPage, Repo
 from mcp_server.toolsets import ToolDef, guarded
 from shared.events.bus import parse_stream_id
@@ -98,9 +98,14 @@ def tools(s: Services) -> list[ToolDef]:
         answer = await s.github.get(
             identity, f"/repos/{owner}/{repo}/commits", query, subject=f"{owner}/{repo}"
         )
-        items = shaped(answer.data, commit_view, fields, keep=("sha",))
-        return result(
-            {"items": items}, cap=s.cap, notes=[answer.note, page_note(answer.next_page, perPage)]
+        return listing(
+            answer,
+            answer.data,
+            commit_view,
+            per_page=perPage,
+            cap=s.cap,
+            fields=fields,
+            keep=("sha",),
         )
 
     @guarded

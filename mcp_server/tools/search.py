@@ -6,7 +6,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from mcp_server.services import Services
-from mcp_server.shaping import page_note, repo_view, result, shaped
+from mcp_server.shaping import listing, repo_view
 from mcp_server.tools.params import Fields, Page, PerPage
 from mcp_server.toolsets import ToolDef, guarded
 
@@ -39,11 +39,15 @@ def tools(s: Services) -> list[ToolDef]:
             {"q": query, "page": page, "per_page": perPage},
             subject="the code search",
         )
-        items = shaped(answer.data.get("items", []), _code_hit, fields, keep=("path",))
-        return result(
-            {"total_count": answer.data.get("total_count"), "items": items},
+        return listing(
+            answer,
+            answer.data.get("items", []),
+            _code_hit,
+            per_page=perPage,
             cap=s.cap,
-            notes=[answer.note, page_note(answer.next_page, perPage)],
+            fields=fields,
+            keep=("path",),
+            total_count=answer.data.get("total_count"),
         )
 
     @guarded
@@ -65,11 +69,15 @@ def tools(s: Services) -> list[ToolDef]:
         answer = await s.github.get(
             identity, "/search/repositories", params, subject="the repository search"
         )
-        items = shaped(answer.data.get("items", []), repo_view, fields, keep=("full_name",))
-        return result(
-            {"total_count": answer.data.get("total_count"), "items": items},
+        return listing(
+            answer,
+            answer.data.get("items", []),
+            repo_view,
+            per_page=perPage,
             cap=s.cap,
-            notes=[answer.note, page_note(answer.next_page, perPage)],
+            fields=fields,
+            keep=("full_name",),
+            total_count=answer.data.get("total_count"),
         )
 
     return [
