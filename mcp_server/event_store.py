@@ -67,12 +67,13 @@ class SessionEvents(EventStore):
         self, last_event_id: EventId, send_callback: EventCallback
     ) -> StreamId | None:
         entry_id, _, stream_id = last_event_id.partition("@")
-        if not stream_id or not _is_entry_id(entry_id):
+        if not stream_id or not (_is_entry_id(entry_id) or entry_id == _LOST):
             return None
+        # After a message that could not be kept, all the stream holds: a client ignores
+        # an answer to a request it has its answer to.
+        start = "-" if entry_id == _LOST else f"({entry_id}"
         try:
-            entries = await self.store.xrange(
-                self._key(stream_id), f"({entry_id}", "+", count=REPLAY_MAX
-            )
+            entries = await self.store.xrange(self._key(stream_id), start, "+", count=REPLAY_MAX)
         except StoreError:
             log.warning("store unavailable: a resumed stream gets no missed messages")
             return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.metadata
+import logging
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
@@ -35,6 +36,8 @@ from mcp_server.toolsets import ToolDef, chosen, register
 from proxy.gateway import Gateway
 from shared.config import Settings
 from shared.events import Envelope
+
+log = logging.getLogger("hubbub.mcp")
 
 PATH = "/mcp"
 INSTRUCTIONS = """\
@@ -193,4 +196,7 @@ class HubbubMCP:
             return
         while True:
             await asyncio.sleep(self.settings.mcp_session_idle_s / 3)
-            await placement.renew_all()
+            try:
+                await placement.renew_all()
+            except Exception:  # the loop must outlive one bad round
+                log.exception("renewing session records failed")

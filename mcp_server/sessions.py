@@ -54,9 +54,10 @@ class Placement:
 
     async def record(self, session_id: str) -> None:
         self.local[session_id] = time.monotonic()
-        owner = json.dumps({"machine": self.machine, "fly": self.fly_machine})
         try:
-            await self.store.set(self.keys.mcp_session(session_id), owner, px=self.ttl_ms)
+            await self.store.set(
+                self.keys.mcp_session(session_id), self._owner_record(), px=self.ttl_ms
+            )
         except StoreError:
             log.warning("store unavailable: a session's machine was not recorded")
 
@@ -64,13 +65,20 @@ class Placement:
         if time.monotonic() - self.local.get(session_id, 0.0) > _REFRESH_S:
             await self.record(session_id)
 
+    def _owner_record(self) -> str:
+        return json.dumps({"machine": self.machine, "fly": self.fly_machine})
+
     async def renew_all(self) -> None:
         """Every session held here stays recorded, used or not: one that only listens on
         its GET stream sends no request for a long time."""
         if not self.local:
             return
         now = time.monotonic()
-        commands = [("PEXPIRE", self.keys.mcp_session(sid), self.ttl_ms) for sid in self.local]
+        # SET, not PEXPIRE: a record Redis lost (a restart, a sweep) comes back.
+        owner = self._owner_record()
+        commands = [
+            ("SET", self.keys.mcp_session(sid), owner, "PX", self.ttl_ms) for sid in self.local
+        ]
         try:
             await self.store.pipeline(commands)
         except StoreError:

@@ -25,7 +25,7 @@ _INVISIBLE = re.compile(
     "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\U000e0000-\U000e007f]"
 )
 # Fields holding text a person or a repository wrote; long ones can be read on by offset.
-LONG_TEXT = ("body", "patch", "content", "diff")
+LONG_TEXT = ("body", "patch", "content", "diff", "message", "description")
 _OVERHEAD = 400  # room for the notes and the JSON around a cut text
 
 
@@ -225,8 +225,10 @@ def result(
     items = payload.get("items")
     dropped = None
     if isinstance(items, list):
-        # Room for every cut's note, whichever items stay.
-        dropped = _keep_what_fits(payload, items, cap - sum(len(n) + 3 for n in cuts.values()))
+        # Room for the caller's notes and every cut's, whichever items stay.
+        noted = sum(len(json.dumps(note, ensure_ascii=False)) + 1 for note in shown_notes)
+        noted += sum(len(json.dumps(note, ensure_ascii=False)) + 1 for note in cuts.values())
+        dropped = _keep_what_fits(payload, items, cap - noted)
     shown_notes += [cuts[id(holder)] for holder in _holders(payload) if id(holder) in cuts]
     if dropped:
         shown_notes.append(dropped)
@@ -267,7 +269,7 @@ def _cut_texts(payload: dict[str, Any], cap: int, offset: int | None) -> dict[in
         start = min(start_at, len(text))
         # JSON escapes grow a text (newlines, quotes); measure it as it will be sent.
         end = start + share
-        while end > start and len(json.dumps(text[start:end], ensure_ascii=False)) > share:
+        while end > start and len(json.dumps(text[start:end], ensure_ascii=False)) - 2 > share:
             end = start + (end - start) * 3 // 4
         if start == 0 and end >= len(text):
             continue
@@ -293,7 +295,7 @@ def _keep_what_fits(payload: dict[str, Any], items: list[Any], room: int) -> str
     """Keep the longest prefix of `items` whose result fits in `room`, each item measured
     once; the note saying what was left out, if anything was."""
     total = len(items)
-    budget = room - len(_dump({**payload, "items": []}, [])) - 600
+    budget = room - len(_dump({**payload, "items": []}, [])) - 300
     used, count = 0, 0
     for item in items:
         size = len(json.dumps(item, ensure_ascii=False, separators=(",", ":"), default=str)) + 1

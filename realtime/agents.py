@@ -21,6 +21,7 @@ import json
 import logging
 import secrets
 import time
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ from realtime.members import Member, Project, new_member
 from shared.errors import HubbubError, StoreError
 from shared.events import Envelope
 from shared.identity import Identity
-from shared.store import SubscribingStore
+from shared.store import SubscribingStore, load_script
 
 if TYPE_CHECKING:
     from realtime.drafts.replicas import Replica
@@ -43,6 +44,7 @@ log = logging.getLogger("hubbub.realtime")
 
 AGENT_IDLE_S = 300.0  # a participant nobody calls for this long leaves the room
 HANDLE_TTL_MS = 3_600_000  # a handle outlives its last use by an hour
+MOVE = load_script("mcp_handle_move")
 _WRITE_LEVELS = ("write", "maintain", "admin")
 _WRITE_RECHECK_S = 10.0
 _RESUBSCRIBE_S = 1.0
@@ -56,6 +58,7 @@ class Participant:
     number: int
     name: str
     timer: asyncio.TimerHandle | None = None
+    used: float = 0.0  # time.monotonic() of its last call
 
 
 class AgentRooms:
@@ -65,15 +68,18 @@ class AgentRooms:
         self.hub = hub
         self.projects = projects
         self.here: dict[str, Participant] = {}  # handle -> this machine's participant
-        self._locks: dict[str, asyncio.Lock] = {}  # one call at a time enters for a handle
+        # One call at a time per handle enters, moves or leaves; a lock lives while in use.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._listener: asyncio.Task[None] | None = None
         hub.extra_presence.append(self._presence)
         hub.event_listeners.append(self._on_event)
 
     # --- the fleet ------------------------------------------------------------------------
-    # A handle is served where its last call landed. A machine that takes it over tells
-    # the others (on the `agents` channel), which let their participant go without
-    # withdrawing its presence: the entry's id is the handle's, so it is the same entry.
+    # A handle is served where its last call landed, and its record names that machine.
+    # A machine that takes it over tells the others (on the `agents` channel), which let
+    # their participant go. The presence entry's id is the handle's, so every machine
+    # puts the same entry; only the machine the record names (or any, once the record is
+    # gone) withdraws it.
 
     async def start(self) -> None:
         store = self.hub.gateway().store
@@ -92,7 +98,7 @@ class AgentRooms:
             self._listener = None
         for participant in list(self.here.values()):
             with contextlib.suppress(Exception):
-                await self._exit(participant, withdraw=True)
+                await self._let_go(participant, idle=True)
 
     async def _listen(self, store: SubscribingStore, ready: asyncio.Event) -> None:
         channel = self.hub.gateway().keys.mcp_agents_channel()
@@ -117,8 +123,7 @@ class AgentRooms:
             return
         participant = self.here.get(handle)
         if participant is not None and machine != self.hub.machine_id:
-            # Served elsewhere now (or left there): the entry is theirs to keep or withdraw.
-            self.hub.background(self._exit(participant, withdraw=False))
+            self.hub.background(self._let_go(participant, unless_held_here=True))
 
     async def _announce(self, handle: str) -> None:
         gateway = self.hub.gateway()
@@ -138,11 +143,46 @@ class AgentRooms:
 
     async def _recheck(self, participant: Participant) -> None:
         member = participant.member
-        access = await self.hub.gateway().access.lookup(
-            member.identity, participant.project.full_name
-        )
-        if not access.can_read and self.here.get(participant.handle) is participant:
-            await self._exit(participant, withdraw=True)
+        try:
+            access = await self.hub.gateway().access.lookup(
+                member.identity, participant.project.full_name
+            )
+        except HubbubError:
+            return  # GitHub or Redis unsure: the next call checks again
+        if not access.can_read:
+            await self._let_go(participant, access_lost=True)
+
+    async def _let_go(
+        self,
+        participant: Participant,
+        *,
+        access_lost: bool = False,
+        unless_held_here: bool = False,
+        idle: bool = False,
+    ) -> None:
+        """This machine's participant goes (idle, told another machine took over, access
+        lost, shutting down); its presence entry goes with it only if nobody else holds
+        the handle. `unless_held_here`: not if the record names this machine after all (a
+        takeover announced before this machine took the handle back)."""
+        async with self._lock(participant.handle):
+            if self.here.get(participant.handle) is not participant:
+                return
+            if idle and time.monotonic() - participant.used < AGENT_IDLE_S:
+                return  # a call came while this waited
+            holder = await self._holder(participant)
+            if unless_held_here and holder == self.hub.machine_id:
+                return
+            withdraw = access_lost or holder in (None, self.hub.machine_id)
+            await self._exit(participant, withdraw=withdraw)
+
+    async def _holder(self, participant: Participant) -> str | None:
+        """The machine the handle's record names; None once it is gone."""
+        key = self._record_key(participant.member.identity, participant.handle)
+        try:
+            raw = await self.hub.gateway().store.get(key)
+        except StoreError:
+            return self.hub.machine_id  # unknown: behave as the holder
+        return None if raw is None else str(json.loads(raw).get("machine"))
 
     def _presence(self) -> list[tuple[int, dict[str, Any]]]:
         """The entries this machine's heartbeat keeps alive for agents."""
@@ -190,7 +230,7 @@ class AgentRooms:
         }
         await self._store_record(identity, handle, record)
         async with self._lock(handle):
-            participant = await self._enter(identity, handle, record, issue, moved=False)
+            participant = await self._enter(identity, handle, record, issue)
         assert hub.presence is not None
         roster, _ = await hub.presence.roster(access.id, hub.settings.presence_roster_max)
         replica = self._replica(participant)
@@ -266,13 +306,25 @@ class AgentRooms:
         return {key: value for key, value in answer.items() if key != "ok"}
 
     async def leave(self, identity: Identity, handle: str) -> dict[str, Any]:
+        """The handle ends, wherever it was served; leaving twice is leaving."""
         key = self._record_key(identity, handle)
-        participant = await self._participant(identity, handle)
+        store = self.hub.gateway().store
         async with self._lock(handle):
-            await self._exit(participant, withdraw=True)
-            await self.hub.gateway().store.delete(key)
+            raw = await store.get(key)
+            participant = self.here.get(handle)
+            if participant is not None:
+                await self._exit(participant, withdraw=True)
+            elif raw is not None:
+                record = json.loads(raw)
+                entry_id = _presence_id(handle)
+                entry = {"id": entry_id, "repo": record["repo"], "agent": record.get("name")}
+                await self.hub.withdraw_presence(entry_id, int(record["repository_id"]), entry)
+            await store.delete(key)
         await self._announce(handle)  # a machine that served it before lets go too
-        return {"left": True, "repo": participant.project.full_name, "number": participant.number}
+        if raw is None:
+            return {"left": True, "note": "the handle had already ended"}
+        record = json.loads(raw)
+        return {"left": True, "repo": record["repo"], "number": record["number"]}
 
     # --- participants -------------------------------------------------------------------
 
@@ -287,7 +339,10 @@ class AgentRooms:
         )
 
     def _lock(self, handle: str) -> asyncio.Lock:
-        return self._locks.setdefault(handle, asyncio.Lock())
+        lock = self._locks.get(handle)
+        if lock is None:
+            lock = self._locks[handle] = asyncio.Lock()
+        return lock
 
     async def _participant(self, identity: Identity, handle: str) -> Participant:
         """The handle's participant here, entering the room on this machine if another
@@ -319,9 +374,17 @@ class AgentRooms:
                 )
             if participant is None:
                 issue = await self._issue(identity, record["repo"], int(record["number"]))
-                participant = await self._enter(identity, handle, record, issue, moved=True)
+                participant = await self._enter(identity, handle, record, issue)
             if record.get("machine") != self.hub.machine_id:
-                await self._store_record(identity, handle, record)
+                moved = {**record, "machine": self.hub.machine_id}
+                # Only while the record exists: a leave on another machine meanwhile wins.
+                if not await self.hub.gateway().store.eval_script(
+                    MOVE, [key], [json.dumps(moved), HANDLE_TTL_MS]
+                ):
+                    await self._exit(participant, withdraw=True)
+                    raise ToolFailure(
+                        "Unknown or expired handle: join the issue again with live_join_issue."
+                    )
                 await self._announce(handle)
             else:
                 with contextlib.suppress(StoreError):
@@ -335,11 +398,10 @@ class AgentRooms:
         handle: str,
         record: dict[str, Any],
         issue: dict[str, Any],
-        *,
-        moved: bool,
     ) -> Participant:
-        """A participant for `handle` on this machine (the caller holds its lock). `moved`:
-        it was served elsewhere until now, so people are told of an update, not an arrival."""
+        """A participant for `handle` on this machine (the caller holds its lock). People
+        hear of an arrival, or of an update when the entry was there already (another
+        machine served the handle until now)."""
         hub = self.hub
         assert hub.drafts is not None and hub.presence is not None
         repository_id, full_name = int(record["repository_id"]), str(record["repo"])
@@ -349,7 +411,7 @@ class AgentRooms:
         member = new_member(
             f"agent:{handle}:{secrets.token_hex(4)}", identity, "mcp", {}, hub.settings
         )
-        member.connection_id = "agent-" + hashlib.sha256(handle.encode()).hexdigest()[:16]
+        member.connection_id = _presence_id(handle)
         project = Project(repository_id, full_name)
         member.projects[repository_id] = project
         entry = {
@@ -370,11 +432,11 @@ class AgentRooms:
             member.presence[repository_id] = entry
             self.here[handle] = participant
             self._touch(participant)
-            count = await hub.presence.put(repository_id, entry)
+            count, added = await hub.presence.put_new(repository_id, entry)
         except BaseException:
             await self._exit(participant, withdraw=False)
             raise
-        kind = "updated" if moved else "joined"
+        kind = "joined" if added else "updated"
         await hub.emit_presence(repository_id, hub.presence_delta(kind, full_name, entry, count))
         return participant
 
@@ -391,19 +453,21 @@ class AgentRooms:
             participant.timer.cancel()
         if self.here.get(handle) is participant:
             del self.here[handle]
-            lock = self._locks.get(handle)
-            if lock is not None and not lock.locked():
-                del self._locks[handle]
 
     def _touch(self, participant: Participant) -> None:
-        if participant.timer is not None:
-            participant.timer.cancel()
-        participant.timer = self.hub.later(AGENT_IDLE_S, lambda: self._idle(participant))
+        participant.used = time.monotonic()
+        if participant.timer is None:
+            participant.timer = self.hub.later(AGENT_IDLE_S, lambda: self._idle(participant))
 
     async def _idle(self, participant: Participant) -> None:
-        async with self._lock(participant.handle):
-            if self.here.get(participant.handle) is participant:
-                await self._exit(participant, withdraw=True)
+        """The timer is not moved on every call: when it fires, a participant used since
+        is given the rest of its time."""
+        participant.timer = None
+        left = participant.used + AGENT_IDLE_S - time.monotonic()
+        if left > 0:
+            participant.timer = self.hub.later(left, lambda: self._idle(participant))
+            return
+        await self._let_go(participant)
 
     def _replica(self, participant: Participant) -> Replica:
         assert self.hub.drafts is not None
@@ -445,6 +509,11 @@ class AgentRooms:
         if answer.status != 200:
             raise ToolFailure(f"GitHub answered {answer.status} for {full_name}#{number}; retry.")
         return json.loads(answer.body)
+
+
+def _presence_id(handle: str) -> str:
+    """The presence entry of a handle: the same on every machine that serves it."""
+    return "agent-" + hashlib.sha256(handle.encode()).hexdigest()[:16]
 
 
 def _operation(op: dict[str, Any], body: str) -> tuple[str, dict[str, Any]]:

@@ -51,19 +51,22 @@ class Presence:
 
     async def put(self, repository_id: int, entry: dict[str, Any]) -> int:
         """Add or replace a connection's entry; how many are in the project now."""
+        return (await self.put_new(repository_id, entry))[0]
+
+    async def put_new(self, repository_id: int, entry: dict[str, Any]) -> tuple[int, bool]:
+        """`put`, and whether the entry is new (not replacing one already there)."""
         connection_id = entry["id"]
-        return int(
-            await self.store.eval_script(
-                SET,
-                [self.keys.presence(repository_id), self.keys.presence_expiry()],
-                [
-                    connection_id,
-                    json.dumps(entry, separators=(",", ":")),
-                    _member(repository_id, connection_id),
-                    _now_ms() + self.ttl_ms,
-                ],
-            )
+        count, added = await self.store.eval_script(
+            SET,
+            [self.keys.presence(repository_id), self.keys.presence_expiry()],
+            [
+                connection_id,
+                json.dumps(entry, separators=(",", ":")),
+                _member(repository_id, connection_id),
+                _now_ms() + self.ttl_ms,
+            ],
         )
+        return int(count), bool(int(added))
 
     async def remove(self, repository_id: int, connection_id: str) -> tuple[bool, int]:
         """(whether it was there, how many remain)."""

@@ -91,7 +91,8 @@ def tools(s: Services) -> list[ToolDef]:
         """Join an issue's live editing session; people in the room see you arrive. Returns
         a handle for the other live_ tools and the draft as it stands."""
         identity = await s.callers.identity()
-        joined = await rooms().join(identity, f"{owner}/{repo}", issue_number, name)
+        shown = clean(name).strip() or "agent"
+        joined = await rooms().join(identity, f"{owner}/{repo}", issue_number, shown)
         return result({"item": cleaned(joined)}, cap=s.cap)
 
     @guarded
@@ -130,13 +131,8 @@ def tools(s: Services) -> list[ToolDef]:
 
     return [
         ToolDef(who_is_here, "live", "Who is here", read_only=True),
-        ToolDef(
-            live_join_issue,
-            "live",
-            "Join an issue's live editing",
-            read_only=False,
-            idempotent=True,
-        ),
+        # Not idempotent: each join is a participant of its own.
+        ToolDef(live_join_issue, "live", "Join an issue's live editing", read_only=False),
         ToolDef(live_read_draft, "live", "Read the shared draft", read_only=True),
         ToolDef(live_edit, "live", "Edit the shared draft", read_only=False),
         ToolDef(live_save, "live", "Save the draft to GitHub", read_only=False),

@@ -204,3 +204,24 @@ def room_agents(room: Live) -> AgentRooms:
         if isinstance(getattr(listener, "__self__", None), AgentRooms)
     ]
     return found
+
+
+async def test_an_agent_back_after_going_idle_arrives_again(
+    room: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(agents, "AGENT_IDLE_S", 0.2)
+    carol = await person_in_issue(room, TOKEN_C)
+    async with mcp_client(room.url, TOKEN_B) as agent:
+        joined = data_of(await agent.call_tool("live_join_issue", {**ISSUE, "name": "nap"}))
+        handle = joined["item"]["handle"]
+
+        def about_nap(kind: str) -> Any:
+            return lambda d: d["type"] == kind and d["member"].get("agent") == "nap"
+
+        await carol.wait_for("presence", about_nap("left"))
+        data_of(await agent.call_tool("live_read_draft", {"handle": handle}))
+        await carol.wait_for("presence", about_nap("joined"), count=2)
+        first = data_of(await agent.call_tool("live_leave", {"handle": handle}))
+        again = data_of(await agent.call_tool("live_leave", {"handle": handle}))
+    assert first["item"]["left"] and again["item"]["left"]
+    assert "already ended" in again["item"]["note"]

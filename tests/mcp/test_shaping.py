@@ -50,3 +50,21 @@ def test_a_thousand_entries_keep_a_prefix_and_say_so() -> None:
     kept = shown["items"]
     assert kept == entries[: len(kept)] and 0 < len(kept) < 1000
     assert f"Only {len(kept)} of 1000 items" in shown["notes"][-1]
+
+
+def test_a_huge_commit_message_is_cut_not_the_whole_answer() -> None:
+    message = "Fix the parser\n\n" + "A long explanation. " * 2500
+    files = [{"filename": f"f{n}.py", "status": "modified"} for n in range(5)]
+    payload = {"item": {"sha": "abc", "message": message}, "items": files}
+    text = result(payload, cap=5000, notes=["n" * 700]).content[0].text  # type: ignore[union-attr]
+    shown = json.loads(text)
+    assert len(text) <= 5000
+    assert shown["item"]["message"].startswith("Fix the parser")
+    assert shown["items"] == files
+
+
+def test_a_list_with_one_long_message_keeps_the_item() -> None:
+    commits = [{"sha": "abc", "message": "x" * 30_000}]
+    shown = json.loads(result({"items": commits}, cap=20_000).content[0].text)  # type: ignore[union-attr]
+    assert shown["items"][0]["sha"] == "abc"
+    assert 0 < len(shown["items"][0]["message"]) < 30_000
