@@ -20,18 +20,26 @@ host — the request goes on to the app unchanged, and the full path answers it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from proxy import clock
+from proxy.cache_entry import CacheEntry
 from proxy.cache_key import key_for
 from proxy.headers import CACHE_CONTROL, VARY, etag_matches
 from proxy.http_request import PREFIX, client_ip_from, origin_from, request_id_from
+from proxy.link_rewrite import UrlRewriter
+from proxy.messages import CacheOutcome
+from proxy.scopes import stamp_of, stamp_scopes
+from proxy.stages.shaping import rewrite_header
 from proxy.target import parse_target
 from shared.config import Settings
-from shared.errors import HubbubError
+from shared.errors import HubbubError, StoreError
+from shared.identity import Identity
+from shared.store import SubscribingStore
 
 if TYPE_CHECKING:
     from proxy.gateway import Gateway
@@ -59,12 +67,36 @@ _KEYS_KEPT = 10_000
 _FULL_PATH = frozenset({b"cookie", b"content-length", b"transfer-encoding"})
 
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+# Where the hot path leaves its shared-cache read for the full path (scope["state"]), so a
+# request it could not answer costs no second read.
+PREFETCHED = "hubbub.prefetched"
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """What a GET under /api/github/ asks, as far as the hot path needs to know."""
+
+    seen: dict[bytes, str]
+    identity: Identity
+    path: str
+    key: str
+    base: str
+    is_head: bool
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What a shared-cache lookup of one key reads, and how long its entries are fresh."""
+
+    keys: list[str]
+    scopes: tuple[str, ...]
+    fresh_s: int
 
 
 def hot_path_middleware(settings: Settings, gateway: Callable[[], Gateway]) -> list[Middleware]:
     """Inside CORS (which then decorates hot answers too), in front of the routes."""
-    if settings.l1_ttl_s == 0:
-        return []  # no L1, nothing to answer early
+    if settings.l1_ttl_s == 0 and settings.store_backend == "rest":
+        return []  # neither tier can answer early (see HotPath._from_shared)
     return [Middleware(HotPath, settings=settings, gateway=gateway)]
 
 
@@ -73,9 +105,17 @@ class HotPath:
         self.app = app
         self.settings = settings
         self.gateway = gateway
+        self.l1 = settings.l1_ttl_s > 0
+        # On the REST store every read is an HTTPS request, and the full path folds the
+        # cache read into the caller limit's own; a read here first would add one. Known
+        # once the gateway (and so its store) exists.
+        self._l2: bool | None = None
+        self.settle_ms = settings.invalidation_settle_s * 1000
         # Bounded memos of what a hit would otherwise recompute every time.
         self._keys: dict[tuple[str, str, str, str, str], str] = {}
         self._bases: dict[tuple[str, str, str, str, str], str] = {}
+        self._reads: dict[str, _Read] = {}
+        self._rewriters: dict[str, UrlRewriter] = {}
         self._counters: dict[int, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -84,7 +124,13 @@ class HotPath:
             raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
             if raw_path.startswith(_PREFIX):
                 try:
-                    answer = self._answer(scope, raw_path)
+                    ask = self._ask(scope, raw_path)
+                    if ask is not None:
+                        answer, in_memory = self._from_memory(ask) if self.l1 else (None, False)
+                        # An L1 entry not yet shaped for this host: the full path serves
+                        # it from memory and shapes it.
+                        if answer is None and self.l2 and not in_memory:
+                            answer = await self._from_shared(ask, scope)
                 except HubbubError:
                     answer = None  # the full path says what is wrong, in its own words
         if answer is None:
@@ -94,7 +140,13 @@ class HotPath:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    def _answer(self, scope: Scope, raw_path: bytes) -> Answer | None:
+    @property
+    def l2(self) -> bool:
+        if self._l2 is None:
+            self._l2 = isinstance(self.gateway().store, SubscribingStore)
+        return self._l2
+
+    def _ask(self, scope: Scope, raw_path: bytes) -> _Ask | None:
         seen: dict[bytes, str] = {}
         for name, value in scope["headers"]:
             if name in _READ and name not in seen:  # the first, as Starlette's Headers
@@ -115,39 +167,104 @@ class HotPath:
         accept = seen.get(b"accept", _DEFAULT_ACCEPT)
         version = seen.get(b"x-github-api-version") or settings.github_api_version
         key = self._key(identity.partition, path, query, accept, version)
+        is_head = scope["method"] == "HEAD"
+        return _Ask(seen, identity, path, key, self._base(scope, seen), is_head)
+
+    def _from_memory(self, ask: _Ask) -> tuple[Answer | None, bool]:
+        """A fresh L1 entry, already shaped for this public base; and whether L1 holds
+        the entry at all."""
+        gateway = self.gateway()
         now = clock.now_ms()
-        hot = gateway.hot.get(key, now)
+        hot = gateway.hot.get(ask.key, now)
         if hot is None:
-            return None
-        base = self._base(scope, seen)
-        shaped = hot.shaped.get(base)
+            return None, False
+        shaped = hot.shaped.get(ask.base)
         if shaped is None:
-            return None  # the full path shapes it for this base once, then it is here
-        wire = hot.wire.get(base)
+            return None, True  # the full path shapes it for this base once, then it is here
+        wire = hot.wire.get(ask.base)
         if wire is None:
-            wire = hot.wire[base] = [
-                (k.encode("latin-1"), v.encode("latin-1")) for k, v in shaped[0]
-            ]
-        body = shaped[1]
-        admitted, limit = gateway.caller_limit.spend_remembered(identity)
+            wire = hot.wire[ask.base] = _encoded(shaped[0])
+        admitted, limit = gateway.caller_limit.spend_remembered(ask.identity)
         if not admitted:
+            return None, True
+        return self._finish(ask, hot.entry, wire, shaped[1], limit, now), True
+
+    async def _from_shared(self, ask: _Ask, scope: Scope) -> Answer | None:
+        """A fresh entry of the shared cache: one MGET, as the full path's lookup reads
+        it, and the answer built as the full path would build it (kept in L1 too). Not
+        fresh, or no lease: the full path goes on with what was read."""
+        gateway = self.gateway()
+        read = self._read(ask.key, ask.path)
+        generation = gateway.hot.generation
+        try:
+            values = await gateway.store.mget(read.keys)
+        except StoreError:
             return None
-        status = hot.entry.status
-        if_none_match = seen.get(b"if-none-match")
-        if (
-            if_none_match is not None
-            and status == 200
-            and etag_matches(if_none_match, hot.entry.etag)
+        stored, *versions = values
+        entry = CacheEntry.decode(stored)
+        now = clock.now_ms()
+        if entry is None or not entry.is_fresh(
+            now, read.fresh_s, stamp_of(versions), self.settle_ms
         ):
+            scope.setdefault("state", {})[PREFETCHED] = (values, generation)
+            return None
+        admitted, limit = gateway.caller_limit.spend_remembered(ask.identity)
+        if not admitted:
+            scope.setdefault("state", {})[PREFETCHED] = (values, generation)
+            return None
+        rewriter = self._rewriter(ask.base)
+        response = entry.to_response(CacheOutcome.HIT, now)
+        headers = [rewrite_header(rewriter, name, value) for name, value in response.headers]
+        body = rewriter.body(response.body)
+        if self.l1:
+            self._keep(ask, entry, read, (headers, body), generation, now)
+        return self._finish(ask, entry, _encoded(headers), body, limit, now)
+
+    def _keep(
+        self,
+        ask: _Ask,
+        entry: CacheEntry,
+        read: _Read,
+        shaped: tuple[list[tuple[str, str]], bytes],
+        generation: int,
+        now: int,
+    ) -> None:
+        """Into L1, as the full path's in-process tier keeps what the shared cache served."""
+        gateway = self.gateway()
+        expires = entry.fresh_until_ms(read.fresh_s, self.settle_ms)
+        if not gateway.subscribed:
+            expires = min(expires, now + self.settings.l1_ttl_s * 1000)
+        if expires <= now:
+            return
+        gateway.hot.put(ask.key, entry, read.scopes, expires, generation)
+        hot = gateway.hot.get(ask.key, now)
+        if hot is not None:
+            hot.shaped[ask.base] = shaped
+
+    def _finish(
+        self,
+        ask: _Ask,
+        entry: CacheEntry,
+        wire: list[tuple[bytes, bytes]],
+        body: bytes,
+        limit: tuple[int, int, int] | None,
+        now: int,
+    ) -> Answer:
+        """The answer exactly as the full path sends a hit: 304 for a matching
+        `If-None-Match`, `Age`, `X-Cache`, `RateLimit-*`, the request id."""
+        status = entry.status
+        if_none_match = ask.seen.get(b"if-none-match")
+        if if_none_match is not None and status == 200 and etag_matches(if_none_match, entry.etag):
             status, body = 304, b""
             wire = [(k, v) for k, v in wire if k not in _DROPPED_ON_304]
         # As the full path: a length for everything but a GET's 304 (HEAD: always).
-        is_head = scope["method"] == "HEAD"
         length = (
-            [] if status == 304 and not is_head else [(b"content-length", str(len(body)).encode())]
+            []
+            if status == 304 and not ask.is_head
+            else [(b"content-length", str(len(body)).encode())]
         )
         headers = [*length, *wire, *_STATIC]
-        headers.append((b"age", str(hot.entry.age_s(now)).encode()))
+        headers.append((b"age", str(entry.age_s(now)).encode()))
         headers += _TAIL
         if limit is not None:
             headers += [
@@ -155,10 +272,34 @@ class HotPath:
                 (b"ratelimit-remaining", str(limit[1]).encode()),
                 (b"ratelimit-reset", str(limit[2]).encode()),
             ]
-        headers.append((b"x-request-id", request_id_from(seen.get(b"x-request-id", "")).encode()))
+        request_id = request_id_from(ask.seen.get(b"x-request-id", ""))
+        headers.append((b"x-request-id", request_id.encode()))
         # Counted as the full path counts it: the metric sees the entry, before any 304.
-        self._count(gateway, hot.entry.status)
-        return status, headers, b"" if is_head else body
+        self._count(self.gateway(), entry.status)
+        return status, headers, b"" if ask.is_head else body
+
+    def _read(self, key: str, path: str) -> _Read:
+        read = self._reads.get(key)
+        if read is None:
+            if len(self._reads) >= _KEYS_KEPT:
+                self._reads.clear()
+            keys = self.gateway().keys
+            scopes = tuple(stamp_scopes(path))
+            read = self._reads[key] = _Read(
+                [keys.cache_entry(key), *(keys.scope_version(scope) for scope in scopes)],
+                scopes,
+                self.settings.fresh_s_for(path),
+            )
+        return read
+
+    def _rewriter(self, base: str) -> UrlRewriter:
+        rewriter = self._rewriters.get(base)
+        if rewriter is None:
+            if len(self._rewriters) >= 64:
+                self._rewriters.clear()
+            api = self.settings.github_api_url.rstrip("/")
+            rewriter = self._rewriters[base] = UrlRewriter(api, base)
+        return rewriter
 
     def _key(self, partition: str, path: str, query: str, accept: str, version: str) -> str:
         # Memoised: hashing and sorting the query cost more than the rest of a hit.
@@ -190,3 +331,7 @@ class HotPath:
                 "HIT", f"{status // 100}xx"
             )
         counter.inc()
+
+
+def _encoded(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]

@@ -25,7 +25,7 @@ from proxy.auth import AuthEndpoints
 from proxy.cors import cors_middleware
 from proxy.gateway import Gateway
 from proxy.headers import CACHE_CONTROL
-from proxy.hot_path import hot_path_middleware
+from proxy.hot_path import PREFETCHED, hot_path_middleware
 from proxy.http_request import PREFIX, client_ip, public_base, read_body, request_id
 from proxy.messages import GatewayRequest, GatewayResponse
 from proxy.target import parse_target, split_reference
@@ -162,6 +162,8 @@ class ProxyEndpoints:
             )
         if headers is None:
             headers = {k: request.headers[k] for k in _CALLER_HEADERS if k in request.headers}
+        # The shared-cache read the hot path made for this request, if it made one.
+        prefetched, generation = request.scope.get("state", {}).get(PREFETCHED, (None, 0))
         return GatewayRequest(
             method=method,
             path=path,
@@ -171,6 +173,8 @@ class ProxyEndpoints:
             body=body,
             request_id=request_id(request),
             public_base=public_base(request, settings),
+            prefetched=prefetched,
+            prefetched_generation=generation,
         )
 
 

@@ -44,7 +44,7 @@ class Shaping:
                 headers, body = list(shaped[0]), shaped[1]
             else:
                 rewriter = self._rewriter(request.public_base)
-                headers = [_rewrite_header(rewriter, name, value) for name, value in headers]
+                headers = [rewrite_header(rewriter, name, value) for name, value in headers]
                 body = rewriter.body(body)
                 if memo is not None and len(memo) < SHAPED_KEPT:
                     memo[request.public_base] = (list(headers), body)
@@ -75,7 +75,7 @@ class Shaping:
         return dataclasses.replace(response, status=status, headers=headers, body=body)
 
 
-def _rewrite_header(rewriter: UrlRewriter, name: str, value: str) -> tuple[str, str]:
+def rewrite_header(rewriter: UrlRewriter, name: str, value: str) -> tuple[str, str]:
     if name == "link":
         return name, rewriter.link(value)
     if name == "location":

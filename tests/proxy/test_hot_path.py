@@ -11,6 +11,8 @@ from starlette.applications import Starlette
 
 from proxy import Gateway, ProxyEndpoints
 from proxy.http_app import EXCEPTION_HANDLERS
+from shared.store.embedded import EmbeddedStore
+from tests.fakes.counting_store import CountingStore
 from tests.fakes.github import FakeGitHub
 from tests.proxy.conftest import TOKEN_A, TOKEN_B, ClientFactory, GatewayFactory, auth
 
@@ -173,3 +175,71 @@ async def test_many_host_names_do_not_multiply_what_an_entry_keeps(
         assert answer.json()["url"].startswith(f"http://alias{number}.example/")
     (hot,) = [gateway.hot.get(key, 0) for key in list(gateway.hot._entries)]
     assert hot is not None and len(hot.shaped) <= 4 and len(hot.wire) <= 4
+
+
+# --- shared-cache hits on the hot path (L1 off, or an entry L1 does not hold) ---------------
+
+
+@pytest.mark.parametrize(
+    "request_of",
+    [
+        lambda c: c.get(ISSUE, headers=auth(TOKEN_A)),
+        lambda c: c.head(ISSUE, headers=auth(TOKEN_A)),
+        lambda c: c.get(
+            "/api/github/repos/octo/hello/issues?per_page=5&state=open", headers=auth(TOKEN_A)
+        ),
+    ],
+    ids=["get", "head", "page-with-link"],
+)
+async def test_a_shared_cache_hit_is_the_full_paths_answer_in_one_store_call(
+    make_gateway: GatewayFactory, make_client: ClientFactory, request_of: Request
+) -> None:
+    store = CountingStore(EmbeddedStore())
+    gateway = make_gateway(store, l1_ttl_s=0)
+    client = make_client(gateway)
+    await request_of(client)  # MISS, through the full path
+    resolutions = Resolutions(gateway)
+    store.calls.clear()
+
+    hot = await request_of(client)
+    assert resolutions.count == 0  # answered before routing
+    assert dict(store.calls) == {"mget": 1}
+    async with full_path_client(gateway) as reference:
+        full = await request_of(reference)
+
+    assert hot.headers["x-cache"] == full.headers["x-cache"] == "HIT"
+    hot_status, hot_headers, hot_body = comparable(hot)
+    full_status, full_headers, full_body = comparable(full)
+    assert (hot_status, hot_body) == (full_status, full_body)
+    assert [k for k, _ in hot_headers] == [k for k, _ in full_headers]
+    differing = {k for (k, v), (_, w) in zip(hot_headers, full_headers, strict=True) if v != w}
+    assert differing <= {"ratelimit-remaining", "age"}
+
+
+async def test_what_the_hot_path_read_is_not_read_again(
+    make_gateway: GatewayFactory, make_client: ClientFactory, clock: list[int]
+) -> None:
+    store = CountingStore(EmbeddedStore())
+    client = make_client(make_gateway(store, l1_ttl_s=0))
+    await client.get(ISSUE, headers=auth(TOKEN_A))
+    clock[0] += 61_000  # stale: the full path revalidates with GitHub
+    store.calls.clear()
+    revalidated = await client.get(ISSUE, headers=auth(TOKEN_A))
+    assert revalidated.headers["x-cache"] == "REVALIDATED"
+    assert store.calls["mget"] == 1
+
+
+async def test_a_shared_cache_hit_fills_l1(
+    make_gateway: GatewayFactory, make_client: ClientFactory
+) -> None:
+    store = CountingStore(EmbeddedStore())
+    gateway = make_gateway(store)
+    await gateway.start()
+    client = make_client(gateway)
+    await client.get(ISSUE, headers=auth(TOKEN_A))
+    gateway.hot.clear()  # as when another process filled the shared cache
+    for _ in range(3):
+        assert (await client.get(ISSUE, headers=auth(TOKEN_A))).headers["x-cache"] == "HIT"
+    store.calls.clear()
+    assert (await client.get(ISSUE, headers=auth(TOKEN_A))).headers["x-cache"] == "HIT"
+    assert sum(store.calls.values()) == 0
