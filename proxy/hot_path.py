@@ -72,7 +72,7 @@ Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 PREFETCHED = "hubbub.prefetched"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Ask:
     """What a GET under /api/github/ asks, as far as the hot path needs to know."""
 

@@ -3,7 +3,7 @@ which public address, and its body within a bound. Shared by the proxy and auth 
 
 from __future__ import annotations
 
-import os
+import random
 import re
 
 from starlette.requests import Request
@@ -22,8 +22,12 @@ def request_id(request: Request) -> str:
 
 
 def request_id_from(offered: str) -> str:
-    # 64 random bits, as uuid4().hex[:16] gave, at a tenth of its cost.
-    return offered if _REQUEST_ID.fullmatch(offered) else os.urandom(8).hex()
+    # 64 random bits, as uuid4().hex[:16] gave. Not a secret, only a name for log lines, so
+    # the process's PRNG (reseeded in every forked worker) rather than a getrandom()
+    # system call, which cost a tenth of an in-process hit.
+    if offered and _REQUEST_ID.fullmatch(offered):
+        return offered
+    return f"{random.getrandbits(64):016x}"
 
 
 def client_ip(request: Request, settings: Settings) -> str:
