@@ -16,6 +16,7 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -24,8 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from mcp_server import HubbubMCP
-from mcp_server.server import PATH
+from mcp_server.lazy import LazyMCP
 from proxy import AuthEndpoints, Gateway, GatewayHolder, ProxyEndpoints
 from proxy.cors import cors_middleware
 from proxy.hot_path import hot_path_middleware
@@ -42,7 +42,12 @@ from shared.events import EventConsumer
 from shared.store import SubscribingStore
 from webhooks import Processor, WebhookEndpoints
 
+if TYPE_CHECKING:
+    from mcp_server.server import HubbubMCP
+
 log = logging.getLogger("hubbub.server")
+
+MCP_PATH = "/mcp"  # mcp_server.server.PATH, without importing the SDK to say it
 
 
 # The consumer group that applies every stored event's invalidation once across the fleet.
@@ -59,9 +64,16 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> ASGIApp
     projects = Projects(hub)
     DraftEvents(hub, projects)
     agents = AgentRooms(hub, projects)
-    mcp = HubbubMCP(settings, holder, live_rooms=agents)
-    mcp_app = mcp.http_app(hub.machine_id, os.environ.get("FLY_MACHINE_ID", ""))
-    hub.event_listeners.append(mcp.on_event)
+
+    def build_mcp() -> tuple[HubbubMCP, ASGIApp]:
+        from mcp_server.server import HubbubMCP
+
+        server = HubbubMCP(settings, holder, live_rooms=agents)
+        app = server.http_app(hub.machine_id, os.environ.get("FLY_MACHINE_ID", ""))
+        hub.event_listeners.append(server.on_event)
+        return server, app
+
+    mcp = LazyMCP(build_mcp)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -94,12 +106,12 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> ASGIApp
         await hub.start()
         running_hubs.add(hub)
         await agents.start()
-        async with mcp.running():
-            # Start-up allocations live for the process; keep the cyclic GC from walking them.
-            gc.collect()
-            gc.freeze()
-            yield
-            running_hubs.discard(hub)
+        # Start-up allocations live for the process; keep the cyclic GC from walking them.
+        gc.collect()
+        gc.freeze()
+        yield
+        running_hubs.discard(hub)
+        await mcp.aclose()
         await agents.stop()
         await hub.stop()
         if consumer is not None:
@@ -115,8 +127,8 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> ASGIApp
         *AuthEndpoints(settings, holder).routes(),
         *webhooks.routes(),
         # The MCP endpoint (both protocol eras) and its protected-resource metadata.
-        Route(PATH, mcp_app),
-        Route(f"/.well-known/oauth-protected-resource{PATH}", mcp_app),
+        Route(MCP_PATH, mcp),
+        Route(f"/.well-known/oauth-protected-resource{MCP_PATH}", mcp),
     ]
     app = Starlette(
         routes=routes,

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 from mcp import Client
 
-from mcp_server import HubbubMCP
+from mcp_server.server import HubbubMCP
 from proxy.gateway import Gateway
 from shared.config import MCP_TOOLSETS
 from shared.identity.resolver import GitHubUser
