@@ -34,6 +34,7 @@ from proxy.http_request import PREFIX, client_ip_from, origin_from, request_id_f
 from proxy.link_rewrite import UrlRewriter
 from proxy.messages import CacheOutcome
 from proxy.scopes import stamp_of, stamp_scopes
+from proxy.stages.cache_lookup import UNCACHED_PATHS
 from proxy.stages.shaping import rewrite_header
 from proxy.target import parse_target
 from shared.config import Settings
@@ -155,7 +156,7 @@ class HotPath:
                 # Cookies: the CSRF rules live there. A body on a GET: its bound lives there.
                 return None
         path = raw_path.decode("latin-1")[len(PREFIX) :]
-        if path in _POST_ONLY:
+        if path in _POST_ONLY or path in UNCACHED_PATHS:
             return None
         gateway = self.gateway()
         settings = self.settings

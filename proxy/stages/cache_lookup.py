@@ -23,11 +23,11 @@ from shared.store.keys import Keys
 
 log = logging.getLogger("hubbub.cache")
 
-_UNCACHED_PATHS = frozenset({"/rate_limit", "/graphql"})
+UNCACHED_PATHS = frozenset({"/rate_limit", "/graphql"})
 
 
 def is_cacheable(request: GatewayRequest) -> bool:
-    return request.is_read and request.path not in _UNCACHED_PATHS
+    return request.is_read and request.path not in UNCACHED_PATHS
 
 
 def wants_revalidation(request: GatewayRequest) -> bool:
