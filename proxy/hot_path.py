@@ -3,8 +3,8 @@
 A polling dashboard lives on L1 hits, and on this machine Starlette's routing, its
 Request and Response objects and the gateway's awaited stages cost several times the
 bare route for an answer that is already bytes in memory. So a GET or HEAD under
-`/api/github/` is first tried here with what this process already knows, without
-awaiting anything:
+`/api/github/` is first tried here with what this process already knows, awaiting
+nothing but, when L1 does not hold the entry, one read of the shared cache:
 
     the caller's identity, remembered from a moment ago       (CallerResolver.remembered)
     the target, checked before                                  (parse_target's memo)
@@ -200,6 +200,10 @@ class HotPath:
         try:
             values = await gateway.store.mget(read.keys)
         except StoreError:
+            # As the full path's lookup does then: on without the cache (and without
+            # waiting for the Store a second time).
+            values = [None] * len(read.keys)
+            self._hand_over(scope, ask, values, generation)
             return None
         stored, *versions = values
         entry = CacheEntry.decode(stored)
@@ -207,11 +211,11 @@ class HotPath:
         if entry is None or not entry.is_fresh(
             now, read.fresh_s, stamp_of(versions), self.settle_ms
         ):
-            scope.setdefault("state", {})[PREFETCHED] = (values, generation)
+            self._hand_over(scope, ask, values, generation)
             return None
         admitted, limit = gateway.caller_limit.spend_remembered(ask.identity)
         if not admitted:
-            scope.setdefault("state", {})[PREFETCHED] = (values, generation)
+            self._hand_over(scope, ask, values, generation)
             return None
         rewriter = self._rewriter(ask.base)
         response = entry.to_response(CacheOutcome.HIT, now)
@@ -220,6 +224,12 @@ class HotPath:
         if self.l1:
             self._keep(ask, entry, read, (headers, body), generation, now)
         return self._finish(ask, entry, _encoded(headers), body, limit, now)
+
+    @staticmethod
+    def _hand_over(scope: Scope, ask: _Ask, values: list[str | None], generation: int) -> None:
+        """What was read, for the full path: valid for the same caller's partition only
+        (its identity is resolved again there)."""
+        scope.setdefault("state", {})[PREFETCHED] = (ask.identity.partition, values, generation)
 
     def _keep(
         self,

@@ -162,8 +162,13 @@ class ProxyEndpoints:
             )
         if headers is None:
             headers = {k: request.headers[k] for k in _CALLER_HEADERS if k in request.headers}
-        # The shared-cache read the hot path made for this request, if it made one.
-        prefetched, generation = request.scope.get("state", {}).get(PREFETCHED, (None, 0))
+        # The shared-cache read the hot path made for this request, if it made one for
+        # this caller.
+        partition, prefetched, generation = request.scope.get("state", {}).get(
+            PREFETCHED, (None, None, 0)
+        )
+        if partition != identity.partition:
+            prefetched, generation = None, 0
         return GatewayRequest(
             method=method,
             path=path,
