@@ -175,10 +175,13 @@ class HubbubMCP:
         channel."""
         placement = getattr(self, "placement", None)
         if self.metrics is None:
-            self.metrics = MCPMetrics(
-                self.gateway().metrics.registry,
-                sessions=lambda: len(placement.local) if placement is not None else 0,
-            )
+            try:
+                self.metrics = MCPMetrics(
+                    self.gateway().metrics.registry,
+                    sessions=lambda: len(placement.local) if placement is not None else 0,
+                )
+            except ValueError:  # an earlier start in this process registered them
+                log.warning("MCP metrics already registered: this start is not counted")
         await self.bus.start()
         renewing = asyncio.create_task(self._renew_sessions(), name="mcp-sessions")
         try:
