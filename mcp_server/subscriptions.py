@@ -17,7 +17,6 @@ it speaks:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
@@ -41,6 +40,7 @@ from mcp.types import (
 from shared.errors import StoreError
 from shared.events import Envelope
 from shared.store import Store, SubscribingStore
+from shared.store.channel import ChannelFollower
 from shared.store.keys import Keys
 
 log = logging.getLogger("hubbub.mcp")
@@ -48,7 +48,6 @@ log = logging.getLogger("hubbub.mcp")
 _URI = re.compile(
     r"^github://([A-Za-z0-9-]{1,39})/([A-Za-z0-9._-]{1,100})/(issues|pulls|events)(?:/(\d{1,10}))?$"
 )
-_RESUBSCRIBE_S = 1.0
 SUBSCRIPTIONS_PER_SESSION = 100
 LISTENS_PER_CALLER = 10
 
@@ -93,7 +92,7 @@ class StoreSubscriptionBus:
         self._store = store
         self._keys = keys
         self._listeners: dict[object, Callable[[ServerEvent], None]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._follower: ChannelFollower | None = None
 
     def subscribe(self, listener: Callable[[ServerEvent], None]) -> Callable[[], None]:
         token = object()
@@ -125,36 +124,21 @@ class StoreSubscriptionBus:
 
     async def start(self) -> None:
         store = self._store()
-        if self._task is None and isinstance(store, SubscribingStore):
-            ready = asyncio.Event()
-            self._task = asyncio.create_task(self._listen(store, ready), name="mcp-bus")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(2):
-                    await ready.wait()
+        if self._follower is None and isinstance(store, SubscribingStore):
+            self._follower = ChannelFollower(
+                store, self._keys().mcp_channel(), self._hear, "mcp-bus"
+            )
+            await self._follower.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._follower is not None:
+            await self._follower.stop()
+            self._follower = None
 
-    async def _listen(self, store: SubscribingStore, ready: asyncio.Event) -> None:
-        channel = self._keys().mcp_channel()
-        while True:
-            try:
-                async with store.subscribe(channel) as messages:
-                    ready.set()
-                    async for _, message in messages:
-                        uri = _uri_of(message)
-                        if uri is not None:
-                            self.deliver(ResourceUpdated(uri=uri))
-            except StoreError:
-                log.warning("MCP change channel lost; resubscribing")
-            except Exception:
-                log.exception("MCP change channel listener failed; restarting it")
-            ready.set()
-            await asyncio.sleep(_RESUBSCRIBE_S)
+    def _hear(self, message: str) -> None:
+        uri = _uri_of(message)
+        if uri is not None:
+            self.deliver(ResourceUpdated(uri=uri))
 
 
 def _uri_of(message: str) -> str | None:

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import logging
 import secrets
 import time
 import weakref
@@ -34,20 +33,18 @@ from shared.errors import HubbubError, StoreError
 from shared.events import Envelope
 from shared.identity import Identity
 from shared.store import SubscribingStore, load_script
+from shared.store.channel import ChannelFollower
 
 if TYPE_CHECKING:
     from realtime.drafts.replicas import Replica
     from realtime.hub import Hub
     from realtime.projects import Projects
 
-log = logging.getLogger("hubbub.realtime")
-
 AGENT_IDLE_S = 300.0  # a participant nobody calls for this long leaves the room
 HANDLE_TTL_MS = 3_600_000  # a handle outlives its last use by an hour
 MOVE = load_script("mcp_handle_move")
 _WRITE_LEVELS = ("write", "maintain", "admin")
 _WRITE_RECHECK_S = 10.0
-_RESUBSCRIBE_S = 1.0
 
 
 @dataclass
@@ -70,7 +67,7 @@ class AgentRooms:
         self.here: dict[str, Participant] = {}  # handle -> this machine's participant
         # One call at a time per handle enters, moves or leaves; a lock lives while in use.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._listener: asyncio.Task[None] | None = None
+        self._follower: ChannelFollower | None = None
         hub.extra_presence.append(self._presence)
         hub.event_listeners.append(self._on_event)
 
@@ -83,37 +80,18 @@ class AgentRooms:
 
     async def start(self) -> None:
         store = self.hub.gateway().store
-        if isinstance(store, SubscribingStore) and self._listener is None:
-            ready = asyncio.Event()
-            self._listener = asyncio.create_task(self._listen(store, ready), name="mcp-agents")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(2):
-                    await ready.wait()
+        if isinstance(store, SubscribingStore) and self._follower is None:
+            channel = self.hub.gateway().keys.mcp_agents_channel()
+            self._follower = ChannelFollower(store, channel, self._heard, "mcp-agents")
+            await self._follower.start()
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        if self._follower is not None:
+            await self._follower.stop()
+            self._follower = None
         for participant in list(self.here.values()):
             with contextlib.suppress(Exception):
-                await self._let_go(participant, idle=True)
-
-    async def _listen(self, store: SubscribingStore, ready: asyncio.Event) -> None:
-        channel = self.hub.gateway().keys.mcp_agents_channel()
-        while True:
-            try:
-                async with store.subscribe(channel) as messages:
-                    ready.set()
-                    async for _, message in messages:
-                        self._heard(message)
-            except StoreError:
-                log.warning("agents channel lost; resubscribing")
-            except Exception:
-                log.exception("agents channel listener failed; restarting it")
-            ready.set()
-            await asyncio.sleep(_RESUBSCRIBE_S)
+                await self._let_go(participant)
 
     def _heard(self, message: str) -> None:
         try:
