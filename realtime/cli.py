@@ -32,7 +32,7 @@ def _dev(args: argparse.Namespace) -> None:
     configure_logging(settings.log_level, "text")
     print(
         f"Hubbub dev on http://{args.host}:{args.port}  "
-        f"(store: {settings.store_backend}; try /api/github/rate_limit)",
+        f"(store: {settings.store_backend}; try /api/github/rate_limit; agents: /mcp)",
         file=sys.stderr,
     )
     uvicorn.run(
