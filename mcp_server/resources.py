@@ -11,7 +11,7 @@ from mcp.server import MCPServer
 
 from mcp_server.github import ToolFailure
 from mcp_server.services import Services
-from mcp_server.shaping import issue_view, pull_view
+from mcp_server.shaping import issue_view, pull_view, result
 from shared.errors import HubbubError
 
 _JSON = "application/json"
@@ -25,8 +25,12 @@ def register_resources(server: MCPServer, s: Services) -> None:
         except (ToolFailure, HubbubError) as error:
             # A resource read has no error result: the message is the resource's text.
             return json.dumps({"error": str(error)})
-        text = json.dumps(view(answer.data), ensure_ascii=False)
-        return text[: s.cap]
+        return capped(view(answer.data))
+
+    def capped(value: Any) -> str:
+        """Within the size cap and still valid JSON, as a tool's result is."""
+        text = result({"item": value}, cap=s.cap).content[0].text  # type: ignore[union-attr]
+        return str(text)
 
     @server.resource(
         "github://{owner}/{repo}/issues/{number}",
@@ -58,4 +62,4 @@ def register_resources(server: MCPServer, s: Services) -> None:
         if not access.can_read:
             return json.dumps({"error": f"{owner}/{repo} does not exist, or you cannot see it"})
         envelopes = await s.events.recent(access.id, 20)
-        return json.dumps([envelope.to_dict() for envelope in envelopes])[: s.cap]
+        return capped([envelope.to_dict() for envelope in envelopes])

@@ -126,7 +126,7 @@ async def test_closing_an_issue_asks_the_user_first(live: Live) -> None:
         answer["action"] = "accept"
         accepted = await client.call_tool("issue_write", arguments)
     assert asked == ["Close octo/hello#1 on GitHub?"] * 2
-    assert "did not confirm" in text_of(declined) or declined.is_error
+    assert not declined.is_error and "did not confirm" in text_of(declined)
     assert not accepted.is_error, text_of(accepted)
     assert live.github.issue("octo", "hello", 1)["state"] == "closed"
 

@@ -224,7 +224,7 @@ async def test_no_permission_says_so(gateway: Gateway) -> None:
             issue_number=1,
             title="Mine now",
         )
-    assert message.startswith(("No permission", "Not found"))
+    assert message.startswith("No permission for octo/hello#1")
 
 
 async def test_rate_limited_says_when_to_retry(gateway: Gateway, github: FakeGitHub) -> None:
@@ -381,3 +381,14 @@ async def test_results_are_json_text(gateway: Gateway) -> None:
     async with agent(gateway) as client:
         result = await client.call_tool("get_me", {})
     assert json.loads(text_of(result))["item"]["login"] == "bob"
+
+
+async def test_a_resource_stays_valid_json_within_the_cap(
+    gateway: Gateway, github: FakeGitHub
+) -> None:
+    github.add_issue("octo", "hello", title="Long", body="line\n" * 20_000)
+    async with agent(gateway, mcp_result_max_chars=3000) as client:
+        read = await client.read_resource("github://octo/hello/issues/2")
+    text = read.contents[0].text  # type: ignore[union-attr]
+    assert len(text) <= 3000
+    assert json.loads(text)["item"]["title"] == "Long"
