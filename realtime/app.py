@@ -32,6 +32,7 @@ from proxy.hot_path import hot_path_middleware
 from proxy.http_app import EXCEPTION_HANDLERS
 from realtime.agents import AgentRooms
 from realtime.connections import Connections
+from realtime.demo_page import demo_routes
 from realtime.drafts.events import DraftEvents
 from realtime.drain import running_hubs
 from realtime.hub import Hub, as_asgi
@@ -129,6 +130,7 @@ def create_app(settings: Settings, *, gateway: Gateway | None = None) -> ASGIApp
         # The MCP endpoint (both protocol eras) and its protected-resource metadata.
         Route(MCP_PATH, mcp),
         Route(f"/.well-known/oauth-protected-resource{MCP_PATH}", mcp),
+        *demo_routes(settings),
     ]
     app = Starlette(
         routes=routes,

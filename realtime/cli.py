@@ -28,11 +28,15 @@ def _dev(args: argparse.Namespace) -> None:
     import uvicorn
 
     _dev_keys()
+    # The demo dashboard at / (web/), unless the environment says otherwise.
+    os.environ.setdefault("HUBBUB_DEMO_PAGE", "1")
     settings = _settings()
     configure_logging(settings.log_level, "text")
     print(
         f"Hubbub dev on http://{args.host}:{args.port}  "
-        f"(store: {settings.store_backend}; try /api/github/rate_limit; agents: /mcp)",
+        f"(store: {settings.store_backend}; "
+        f"{'dashboard: /; ' if settings.demo_page else ''}"
+        "try /api/github/rate_limit; agents: /mcp)",
         file=sys.stderr,
     )
     uvicorn.run(
@@ -50,13 +54,18 @@ def _dev(args: argparse.Namespace) -> None:
 
 def _dev_keys() -> None:
     """`hubbub dev` signs sessions without set-up: keys made now, for this run (and its
-    reloads, which inherit the environment); `serve` and Vercel never do this."""
-    settings = _settings()
-    if settings.session_keys is None:
+    reloads, which inherit the environment); `serve` and Vercel never do this. Read raw,
+    before the settings are validated: sign-in (GITHUB_CLIENT_ID) requires these keys."""
+    from starlette.config import Config
+
+    env_file = Path(".env")
+    config = Config(env_file if env_file.is_file() else None)
+    if not config("HUBBUB_SESSION_KEYS", default=""):
         from shared.identity.session_tokens import new_key_entry
 
-        os.environ["HUBBUB_SESSION_KEYS"] = new_key_entry(settings.session_algorithm, "dev")
-    if settings.token_keys is None:
+        algorithm = config("HUBBUB_SESSION_ALGORITHM", default="") or "EdDSA"
+        os.environ["HUBBUB_SESSION_KEYS"] = new_key_entry(algorithm, "dev")
+    if not config("HUBBUB_TOKEN_KEYS", default=""):
         from cryptography.fernet import Fernet
 
         os.environ["HUBBUB_TOKEN_KEYS"] = Fernet.generate_key().decode()

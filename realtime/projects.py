@@ -139,7 +139,7 @@ class Projects:
             repo=access.full_name,
             repository_id=access.id,
             permission=access.level,
-            presence={"members": roster, "count": count},
+            presence={"members": roster, "count": count, "you": entry["id"]},
             drafts=_open_issues(roster),
             events=[envelope.to_dict() for envelope in recent],
             catch_up=[envelope.to_dict() for envelope in catch_up],

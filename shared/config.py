@@ -136,6 +136,7 @@ class Settings:
     presence_roster_max: int = 100  # members listed per project; beyond, a count
     drain_s: float = 10.0  # SIGTERM: how long clients are given to move elsewhere
     direct_write: bool = True  # room broadcasts write websocket frames directly (fanout.py)
+    demo_page: bool = False  # the demo dashboard at / (web/); `hubbub dev` turns it on
 
     # MCP (mcp_server/): which tools agents see, and how much one result may hold.
     mcp_toolsets: tuple[str, ...] = ("context", "repos", "issues", "pull_requests")
@@ -319,6 +320,7 @@ ENVIRONMENT: dict[str, str] = {
     "presence_roster_max": "HUBBUB_PRESENCE_ROSTER_MAX",
     "drain_s": "HUBBUB_DRAIN_S",
     "direct_write": "HUBBUB_DIRECT_WRITE",
+    "demo_page": "HUBBUB_DEMO_PAGE",
     "batch_max": "HUBBUB_BATCH_MAX",
     "max_request_body_bytes": "HUBBUB_MAX_REQUEST_BODY_BYTES",
     "mcp_toolsets": "HUBBUB_MCP_TOOLSETS",

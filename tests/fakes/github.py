@@ -707,6 +707,16 @@ class FakeGitHub:
                 if login is None:
                     return _error(401, "Requires authentication")
                 return _Reply(200, render.user(login, full=True))
+            case "GET", ["user", "repos"]:
+                if login is None:
+                    return _error(401, "Requires authentication")
+                mine = [
+                    {**render.repo(repo), "permissions": self._permissions(repo, login)}
+                    for repo in self.repos.values()
+                    # As GitHub: the repositories the user owns or was added to.
+                    if login in {repo.owner, *repo.readers, *repo.writers}
+                ]
+                return self._page(request, mine, "/user/repos")
             case "GET", ["users", name]:
                 name = unquote(name)
                 known = {each.lower() for each in self._user_ids}

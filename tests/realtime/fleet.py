@@ -20,16 +20,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Machine:
-    """One `hubbub serve` process; ready once `start()` returns."""
+    """One `hubbub serve` (or `hubbub dev`) process; ready once `start()` returns."""
 
-    def __init__(self, name: str, redis_url: str, github_url: str, **environ: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        redis_url: str | None,
+        github_url: str,
+        *,
+        command: str = "serve",
+        **environ: str,
+    ) -> None:
+        """`command`: `serve`, or `dev` (then `redis_url` None means the embedded store)."""
         self.name = name
+        self.command = command
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - read on failure, closed in stop
         self.environ = {
             **os.environ,
-            "REDIS_URL": redis_url,
+            **({"REDIS_URL": redis_url} if redis_url else {}),
             "GITHUB_API_URL": github_url,
             "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "HUBBUB_MACHINE_ID": name,
@@ -46,11 +56,12 @@ class Machine:
                 sys.executable,
                 "-m",
                 "realtime",
-                "serve",
+                self.command,
                 "--host",
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                *(["--no-reload"] if self.command == "dev" else []),
             ],
             cwd=ROOT,
             env=self.environ,

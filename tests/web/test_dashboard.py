@@ -1,0 +1,190 @@
+"""The dashboard page, as people use it in a real browser (Debian's chromium), against
+`hubbub dev` and the fake GitHub."""
+
+from __future__ import annotations
+
+import asyncio
+
+from playwright.async_api import expect
+
+from tests.fakes.waiting import wait_until_true
+from tests.web.conftest import TOKEN_ALICE, TOKEN_BOB, TOKEN_CAROL, Dashboard, Person
+
+ALICE_WORDS = "2. Alice saw it on 17.4 too."
+BOB_WORDS = "3. Bob reproduced it on macOS."
+
+
+async def same_text(people: list[Person], field: str, *parts: str) -> str:
+    """Waits until every person's editor shows the same text, holding all `parts`."""
+    shown: list[str | None] = []
+
+    async def settled() -> bool:
+        shown[:] = [await person.shown(field) for person in people]
+        first = shown[0]
+        return first is not None and all(s == first for s in shown) and all(p in first for p in parts)
+
+    try:
+        await wait_until_true(settled, timeout=10)
+    except TimeoutError:
+        raise AssertionError(f"the {field} editors did not agree: {shown}") from None
+    assert shown[0] is not None
+    return shown[0]
+
+
+async def test_two_people_edit_one_issue_at_once_and_save_it(dashboard: Dashboard) -> None:
+    alice = await dashboard.person("alice")
+    bob = await dashboard.person("bob")
+    await alice.sign_in_with_token(TOKEN_ALICE)
+    await alice.shot("01-signed-in")
+    await alice.open_repo("octo/hello")
+    await bob.sign_in_with_token(TOKEN_BOB)
+    await bob.open_repo("octo/hello")
+    await alice.open_issue(1)
+    await bob.open_issue(1)
+    await expect(alice.find("#body-editor .cm-content")).to_contain_text("Steps to reproduce")
+    await alice.shot("02-issue-open")
+
+    # Both type into the body at the same moment, key by key.
+    await alice.find("#body-editor .cm-content").click()
+    await bob.find("#body-editor .cm-content").click()
+    await alice.page.keyboard.press("Control+End")
+    await bob.page.keyboard.press("Control+End")
+    await asyncio.gather(
+        alice.page.keyboard.type(ALICE_WORDS, delay=20),
+        bob.page.keyboard.type(BOB_WORDS, delay=20),
+    )
+    body = await same_text([alice, bob], "body", ALICE_WORDS, BOB_WORDS)
+    assert body.startswith("Steps to reproduce:\n1. Open the login page in Safari.\n")
+    # Each sees the other's cursor, named.
+    await expect(alice.find("#body-editor .cm-ySelectionInfo", has_text="bob")).to_be_attached()
+    # Alice focused the body first: hers is its lease, and Bob is told.
+    await expect(bob.find("#holder-body")).to_contain_text("alice is editing")
+    await alice.shot("03-typed-together")
+    await bob.shot("03-typed-together")
+
+    await alice.find("#save").click()
+    await expect(alice.find("#save-status")).to_contain_text("Saved body to GitHub")
+    assert dashboard.github.repos["octo/hello"].issues[1].body == body
+    # The other editor hears of the save.
+    await expect(bob.find("#notice")).to_contain_text("Saved to GitHub by alice")
+    await alice.shot("04-saved")
+
+    # A save with nothing new says so.
+    await bob.find("#save").click()
+    await expect(bob.find("#save-status")).to_contain_text("Nothing to save")
+
+
+async def test_webhooks_and_outside_edits_reach_every_open_page(dashboard: Dashboard) -> None:
+    alice = await dashboard.person("alice")
+    bob = await dashboard.person("bob")
+    for person, token in ((alice, TOKEN_ALICE), (bob, TOKEN_BOB)):
+        await person.sign_in_with_token(token)
+        await person.open_repo("octo/hello")
+        await person.open_issue(1)
+
+    # An edit made on github.com, then its webhook.
+    issue = dashboard.github.repos["octo/hello"].issues[1]
+    dashboard.github.edit_issue(
+        "octo", "hello", 1, body=issue.body + "Edited on github.com.\n", labels=["bug", "docs"]
+    )
+    await dashboard.deliver_issue_event(1, "edited", "Login fails on Safari")
+    for person in (alice, bob):
+        await expect(person.find('#feed li[data-type="github.issues"]')).to_contain_text(
+            "issues edited #1"
+        )
+        await expect(person.find("#notice")).to_contain_text("GitHub changed this issue")
+        await expect(person.find('#labels button[data-label="docs"]')).to_have_attribute(
+            "aria-pressed", "true"
+        )
+    await same_text([alice, bob], "body", "Edited on github.com.")
+    await alice.shot("05-webhook-and-outside-edit")
+
+    # The event made the page read its list of issues again: the webhook had invalidated
+    # the gateway's copy, so the read went to GitHub (the network panel says so).
+    reads = alice.find('#network-rows tr[data-path^="/repos/octo/hello/issues?"]')
+    await expect(reads).to_have_count(2)
+    await expect(reads.first).to_have_attribute("data-cache", "MISS")
+
+
+async def test_presence_shows_who_is_here_and_who_left(dashboard: Dashboard) -> None:
+    alice = await dashboard.person("alice")
+    bob = await dashboard.person("bob")
+    await alice.sign_in_with_token(TOKEN_ALICE)
+    await alice.open_repo("octo/hello")
+    await bob.sign_in_with_token(TOKEN_BOB)
+    await bob.open_repo("octo/hello")
+    await expect(alice.find('#presence li[data-login="bob"]')).to_be_visible()
+    await expect(bob.find('#presence li[data-login="alice"]')).to_be_visible()
+    await expect(alice.find('#presence li[data-login="alice"]')).to_contain_text("(you)")
+
+    # Opening an issue and focusing a field shows where in the others' rosters.
+    await bob.open_issue(1)
+    await bob.find("#title-editor .cm-content").click()
+    await expect(alice.find('#presence li[data-login="bob"]')).to_contain_text("on #1 · title")
+    await alice.shot("06-presence")
+
+    await bob.close()
+    await expect(alice.find('#presence li[data-login="bob"]')).to_have_count(0)
+    await alice.shot("07-presence-left")
+
+
+async def test_sign_in_with_github_and_out(dashboard: Dashboard) -> None:
+    dashboard.github.sign_in("alice")  # the person approving on github.com
+    alice = await dashboard.person("alice")
+    await alice.page.goto(dashboard.url + "/")
+    await alice.find("#oauth-login").click()
+    # GitHub's consent, the callback, and back on the page with a Hubbub session.
+    await expect(alice.find("#whoami")).to_have_text("alice")
+    await expect(alice.find("#connection")).to_have_text("live")
+    await alice.open_repo("octo/hello")
+    await alice.shot("08-signed-in-with-github")
+
+    # A reload keeps the session (the cookie), and signing out ends it.
+    await alice.page.reload()
+    await expect(alice.find("#whoami")).to_have_text("alice")
+    await alice.find("#sign-out").click()
+    await expect(alice.find("#signin")).to_be_visible()
+    await alice.page.reload()
+    await expect(alice.find("#signin")).to_be_visible()
+
+
+async def test_a_refused_token_and_a_reader_are_told_in_plain_words(dashboard: Dashboard) -> None:
+    stranger = await dashboard.person("stranger")
+    await stranger.page.goto(dashboard.url + "/")
+    await stranger.find("#token-input").fill("ghp_" + "x" * 36)
+    await stranger.find("#token-submit").click()
+    await expect(stranger.find("#signin-error")).not_to_be_empty()
+    await expect(stranger.find("#workspace")).to_be_hidden()
+
+    carol = await dashboard.person("carol")
+    await carol.sign_in_with_token(TOKEN_CAROL)
+    await carol.open_repo("octo/hello")
+    await expect(carol.find("#project-status")).to_contain_text("you can read here")
+    await carol.open_issue(1)
+    await expect(carol.find("#notice")).to_contain_text("not edit it")
+    await expect(carol.find("#save")).to_be_disabled()
+    await carol.find("#body-editor .cm-content").click()
+    await carol.page.keyboard.type("carol was here")
+    assert "carol was here" not in (await carol.shown("body") or "")
+    await carol.shot("09-reader")
+
+
+async def test_a_refused_save_says_why_and_changes_nothing(dashboard: Dashboard) -> None:
+    bob = await dashboard.person("bob")
+    await bob.sign_in_with_token(TOKEN_BOB)
+    await bob.open_repo("octo/hello")
+    await bob.open_issue(1)
+    await bob.type_at_end("body", "Needs a fix before Friday.")
+    before = dashboard.github.repos["octo/hello"].issues[1].body
+    dashboard.github.repos["octo/hello"].writers.discard("bob")  # bob loses push access
+
+    await bob.find("#save").click()
+    status = bob.find("#save-status")
+    await expect(status).to_have_class("error")
+    await expect(status).to_have_text(
+        "GitHub refused the edit: Must have push access to edit this issue."
+    )
+    assert dashboard.github.repos["octo/hello"].issues[1].body == before
+    # The draft keeps what was typed.
+    assert "Needs a fix before Friday." in (await bob.shown("body") or "")
+    await bob.shot("10-save-refused")

@@ -1,0 +1,67 @@
+// Who the page acts as: a Hubbub session (after "Sign in with GitHub", read from the
+// session cookie through /api/auth/me) or a GitHub token pasted into this tab.
+
+const PASTED = "hubbub-demo-token";
+
+export class Auth {
+  constructor() {
+    this.token = null; // what goes in Authorization and Socket.IO's auth.token
+    this.expiresAt = null; // Unix seconds, for session tokens
+    this.login = null;
+    this.kind = null; // "session" | "github_token"
+  }
+
+  /** The identity the page already has (a session cookie, or a token pasted earlier in
+   * this tab), or null when the visitor must sign in. */
+  async restore() {
+    const pasted = sessionStorage.getItem(PASTED);
+    if (pasted) return this.useToken(pasted).catch(() => null);
+    const me = await fetch("/api/auth/me", { credentials: "same-origin" });
+    if (me.ok) return this.adopt(await me.json());
+    if (me.status === 401 && (await me.json().catch(() => null))?.error?.code === "token_expired") {
+      return this.refresh().catch(() => null);
+    }
+    return null;
+  }
+
+  /** Checks a pasted token with the server (the same resolver every request uses). */
+  async useToken(token) {
+    const me = await fetch("/api/auth/me", { headers: { Authorization: `Bearer ${token}` } });
+    const body = await me.json().catch(() => null);
+    if (!me.ok) throw new Error(body?.error?.message ?? `the token was refused (${me.status})`);
+    sessionStorage.setItem(PASTED, token);
+    this.token = token;
+    this.expiresAt = null;
+    this.login = body.user.login;
+    this.kind = body.kind;
+    return this;
+  }
+
+  adopt(body) {
+    this.token = body.token;
+    this.expiresAt = body.expires_at;
+    this.login = body.user.login;
+    this.kind = "session";
+    return this;
+  }
+
+  /** A new session token from the refresh cookie. One tab refreshes at a time: a refresh
+   * token presented twice ends the session. */
+  async refresh() {
+    return navigator.locks.request("hubbub-refresh", async () => {
+      const response = await fetch("/api/auth/refresh", { method: "POST", credentials: "same-origin" });
+      const body = await response.json().catch(() => null);
+      if (!response.ok) throw new Error(body?.error?.message ?? "the session could not be renewed");
+      return this.adopt(body);
+    });
+  }
+
+  async signOut() {
+    const pasted = sessionStorage.getItem(PASTED);
+    sessionStorage.removeItem(PASTED);
+    if (!pasted && this.kind === "session") {
+      await fetch("/api/auth/logout", { method: "POST", credentials: "same-origin" }).catch(() => {});
+    }
+    this.token = this.login = this.kind = this.expiresAt = null;
+  }
+}
