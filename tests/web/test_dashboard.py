@@ -21,7 +21,9 @@ async def same_text(people: list[Person], field: str, *parts: str) -> str:
     async def settled() -> bool:
         shown[:] = [await person.shown(field) for person in people]
         first = shown[0]
-        return first is not None and all(s == first for s in shown) and all(p in first for p in parts)
+        return (
+            first is not None and all(s == first for s in shown) and all(p in first for p in parts)
+        )
 
     try:
         await wait_until_true(settled, timeout=10)
