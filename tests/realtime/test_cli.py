@@ -78,6 +78,29 @@ def test_dev_makes_keys_for_its_run_only_when_none_are_set(
     assert str(settings.token_keys) == "B" * 43 + "="  # what was set stays
 
 
+def test_dev_starts_with_sign_in_configured_and_no_keys(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """Sign-in requires session keys: `hubbub dev` makes them before the settings that
+    would refuse their absence are read."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_CLIENT_ID", "Iv1.dev")
+    monkeypatch.setenv("GITHUB_CLIENT_SECRET", "dev-secret")
+    monkeypatch.setenv("HUBBUB_SESSION_KEYS", "")
+    monkeypatch.setenv("HUBBUB_TOKEN_KEYS", "")
+    monkeypatch.setenv("HUBBUB_DEMO_PAGE", "")  # recorded, so the test's value goes after
+    monkeypatch.delenv("HUBBUB_DEMO_PAGE")
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *args, **options: started.append(options))
+    monkeypatch.setattr("realtime.cli.configure_logging", lambda *args: None)
+    arguments = build_parser().parse_args(["dev", "--no-reload"])
+    arguments.handler(arguments)
+    assert started, "hubbub dev did not start"
+    settings = Settings.from_env()
+    assert settings.oauth_enabled and settings.session_key_list[0][0] == "dev"
+    assert settings.demo_page  # dev serves the dashboard
+
+
 def test_serve_runs_websockets_as_the_fast_broadcast_path_needs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -131,6 +131,12 @@ class Dashboard:
         await deliver(self.http, "issues", issue_payload(repo, number, action, title))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fresh_screenshots() -> None:
+    """This run's screenshots only: a step a test no longer takes leaves no old picture."""
+    shutil.rmtree(SHOTS, ignore_errors=True)
+
+
 @pytest_asyncio.fixture
 async def dashboard() -> AsyncIterator[Dashboard]:
     executable = chromium()

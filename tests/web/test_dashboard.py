@@ -10,8 +10,8 @@ from playwright.async_api import expect
 from tests.fakes.waiting import wait_until_true
 from tests.web.conftest import TOKEN_ALICE, TOKEN_BOB, TOKEN_CAROL, Dashboard, Person
 
-ALICE_WORDS = "2. Alice saw it on 17.4 too."
-BOB_WORDS = "3. Bob reproduced it on macOS."
+ALICE_WORDS = "Alice: it fails on Safari 17.4 too.\n"
+BOB_WORDS = "Bob: reproduced on macOS 15.\n"
 
 
 async def same_text(people: list[Person], field: str, *parts: str) -> str:
@@ -64,9 +64,17 @@ async def test_two_people_edit_one_issue_at_once_and_save_it(dashboard: Dashboar
     await alice.shot("03-typed-together")
     await bob.shot("03-typed-together")
 
+    # Labels are toggles on the same document.
+    await alice.find('#labels button[data-label="enhancement"]').click()
+    await expect(bob.find('#labels button[data-label="enhancement"]')).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
     await alice.find("#save").click()
-    await expect(alice.find("#save-status")).to_contain_text("Saved body to GitHub")
-    assert dashboard.github.repos["octo/hello"].issues[1].body == body
+    await expect(alice.find("#save-status")).to_have_text("Saved body, labels to GitHub.")
+    saved = dashboard.github.repos["octo/hello"].issues[1]
+    assert saved.body == body
+    assert sorted(saved.labels) == ["bug", "enhancement"]
     # The other editor hears of the save.
     await expect(bob.find("#notice")).to_contain_text("Saved to GitHub by alice")
     await alice.shot("04-saved")
@@ -134,6 +142,7 @@ async def test_sign_in_with_github_and_out(dashboard: Dashboard) -> None:
     dashboard.github.sign_in("alice")  # the person approving on github.com
     alice = await dashboard.person("alice")
     await alice.page.goto(dashboard.url + "/")
+    await alice.shot("00-sign-in")
     await alice.find("#oauth-login").click()
     # GitHub's consent, the callback, and back on the page with a Hubbub session.
     await expect(alice.find("#whoami")).to_have_text("alice")

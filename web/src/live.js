@@ -130,7 +130,9 @@ export class Live {
     item.dataset.type = event.type;
     item.dataset.id = event.id;
     const subject = event.subject?.number ? ` #${event.subject.number}` : event.subject?.ref ? ` ${event.subject.ref}` : "";
-    const what = event.type.replace(/^github\./, "").replace(/_/g, " ");
+    const what = event.type === "hubbub.issue_saved"
+      ? "saved through Hubbub"
+      : event.type.replace(/^github\./, "").replace(/_/g, " ");
     const title = event.data?.title ? ` “${event.data.title}”` : "";
     item.append(
       Object.assign(document.createElement("strong"), { textContent: event.actor ?? "someone" }),
