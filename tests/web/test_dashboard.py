@@ -199,3 +199,25 @@ async def test_a_refused_save_says_why_and_changes_nothing(dashboard: Dashboard)
     # The draft keeps what was typed.
     assert "Needs a fix before Friday." in (await bob.shown("body") or "")
     await bob.shot("10-save-refused")
+
+
+async def test_a_save_after_a_change_on_github_merges_it_and_says_so(
+    dashboard: Dashboard,
+) -> None:
+    bob = await dashboard.person("bob")
+    await bob.sign_in_with_token(TOKEN_BOB)
+    await bob.open_repo("octo/hello")
+    await bob.open_issue(2)
+    await bob.type_at_end("body", "Plan: follow the system setting.")
+    # Someone renames the issue on github.com; no webhook reaches Hubbub.
+    dashboard.github.edit_issue("octo", "hello", 2, title="Dark mode for the editor")
+
+    await bob.find("#save").click()
+    await expect(bob.find("#save-status")).to_contain_text(
+        "GitHub had changed the issue meanwhile: its changes were merged in first"
+    )
+    saved = dashboard.github.repos["octo/hello"].issues[2]
+    assert saved.title == "Dark mode for the editor"  # GitHub's change was kept
+    assert saved.body == "Plan: follow the system setting."
+    await same_text([bob], "title", "Dark mode for the editor")
+    await bob.shot("11-save-merged")
