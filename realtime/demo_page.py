@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -38,7 +38,18 @@ which builds it) and reload.</p>"""
 
 
 class _Assets(StaticFiles):
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory=directory, check_dir=False)
+        self.root = directory
+
+    async def check_config(self) -> None:
+        # Not built (yet): StaticFiles would raise, a 500; `get_response` answers 404.
+        if self.root.is_dir():
+            await super().check_config()
+
     async def get_response(self, path: str, scope: Scope) -> Response:
+        if not self.root.is_dir():
+            return PlainTextResponse("Not Found", status_code=404)
         response = await super().get_response(path, scope)
         response.headers.update(_HEADERS)
         return response
@@ -56,5 +67,5 @@ def demo_routes(settings: Settings, directory: Path = WEB_DIST) -> list[BaseRout
 
     return [
         Route("/", index, methods=["GET", "HEAD"]),
-        Mount("/demo", app=_Assets(directory=directory, check_dir=False)),
+        Mount("/demo", app=_Assets(directory)),
     ]

@@ -57,5 +57,7 @@ async def test_an_unbuilt_page_says_how_to_build_it(tmp_path: Path) -> None:
     app = Starlette(routes=demo_routes(settings, tmp_path / "dist"))
     async with client_for(app) as client:
         page = await client.get("/")
+        script = await client.get("/demo/dashboard.js")
     assert page.status_code == 503
     assert "make web" in page.text
+    assert script.status_code == 404

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,9 @@ class Person:
         self.page = page
         self.url = url
         self.closed = False
+        # Uncaught exceptions in the page: every test ends by asserting there were none.
+        self.errors: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def find(self, selector: str, **options: Any) -> Any:
         return self.page.locator(selector, **options)
@@ -110,12 +113,16 @@ class Person:
 
 
 class Dashboard:
-    def __init__(self, url: str, github: FakeGitHub, browser: Any, stack: AsyncExitStack) -> None:
-        self.url = url
+    def __init__(
+        self, machine: Machine, github: FakeGitHub, browser: Any, stack: AsyncExitStack
+    ) -> None:
+        self.machine = machine
+        self.url = machine.url
         self.github = github
         self.browser = browser
         self._stack = stack
-        self.http = httpx.AsyncClient(base_url=url)
+        self.http = httpx.AsyncClient(base_url=self.url)
+        self.people: list[Person] = []
 
     async def person(self, name: str) -> Person:
         context = await self.browser.new_context(viewport={"width": 1280, "height": 860})
@@ -123,7 +130,11 @@ class Dashboard:
         page = await context.new_page()
         person = Person(name, context, page, self.url)
         self._stack.push_async_callback(person.close)
+        self.people.append(person)
         return person
+
+    def page_errors(self) -> dict[str, list[str]]:
+        return {person.name: person.errors for person in self.people if person.errors}
 
     async def deliver_issue_event(self, number: int, action: str, title: str) -> None:
         """A webhook delivery about octo/hello#number, signed as GitHub signs it."""
@@ -137,18 +148,14 @@ def fresh_screenshots() -> None:
     shutil.rmtree(SHOTS, ignore_errors=True)
 
 
-@pytest_asyncio.fixture
-async def dashboard() -> AsyncIterator[Dashboard]:
-    executable = chromium()
-    from playwright.async_api import async_playwright, expect
-
-    expect.set_options(timeout=TIMEOUT_MS)
+def fake_github() -> FakeGitHub:
     github = FakeGitHub()
     github.add_user(TOKEN_ALICE, "alice")
     github.add_user(TOKEN_BOB, "bob")
     github.add_user(TOKEN_CAROL, "carol")
     github.add_oauth_app(*OAUTH_CLIENT)
     github.add_repo("octo", "hello", writers=["alice", "bob"], readers=["carol"])
+    github.add_repo("octo", "secret", private=True)
     github.add_issue(
         "octo",
         "hello",
@@ -159,16 +166,33 @@ async def dashboard() -> AsyncIterator[Dashboard]:
     )
     github.add_issue("octo", "hello", title="Dark mode", labels=["enhancement"], number=2)
     github.add_issue("octo", "hello", title="Document the API", labels=["docs"], number=3)
+    return github
+
+
+@asynccontextmanager
+async def running_dashboard(redis_url: str | None) -> AsyncIterator[Dashboard]:
+    """`hubbub dev` on the embedded store (`redis_url` None) or on a Redis, whatever the
+    environment or a `.env` say, and a headless chromium."""
+    executable = chromium()
+    from playwright.async_api import async_playwright, expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    github = fake_github()
     async with AsyncExitStack() as stack:
         github_url = await stack.enter_async_context(serve(github.app))
         machine = Machine(
             "dev",
-            None,
+            redis_url,
             github_url,
             command="dev",
             GITHUB_OAUTH_URL=github_url,
             GITHUB_CLIENT_ID=OAUTH_CLIENT[0],
             GITHUB_CLIENT_SECRET=OAUTH_CLIENT[1],
+            # Set, so that a REDIS_URL or UPSTASH_* of the environment or a `.env` (the
+            # child runs in the repository) cannot choose the store instead.
+            **({} if redis_url else {"REDIS_URL": ""}),
+            UPSTASH_REDIS_REST_URL="",
+            UPSTASH_REDIS_REST_TOKEN="",
         )
         stack.callback(machine.stop)
         await machine.start()
@@ -177,10 +201,23 @@ async def dashboard() -> AsyncIterator[Dashboard]:
             executable_path=executable, headless=True, args=CHROMIUM_ARGS
         )
         stack.push_async_callback(browser.close)
-        board = Dashboard(machine.url, github, browser, stack)
+        board = Dashboard(machine, github, browser, stack)
         stack.push_async_callback(board.http.aclose)
         try:
             yield board
         except BaseException:
             print(machine.output())
             raise
+        assert not board.page_errors(), f"errors in the page: {board.page_errors()}"
+
+
+@pytest_asyncio.fixture
+async def dashboard() -> AsyncIterator[Dashboard]:
+    async with running_dashboard(None) as board:
+        yield board
+
+
+@pytest_asyncio.fixture
+async def dashboard_on_redis(fresh_redis_url: str) -> AsyncIterator[Dashboard]:
+    async with running_dashboard(fresh_redis_url) as board:
+        yield board

@@ -46,8 +46,10 @@ async def test_two_people_edit_one_issue_at_once_and_save_it(dashboard: Dashboar
     await expect(alice.find("#body-editor .cm-content")).to_contain_text("Steps to reproduce")
     await alice.shot("02-issue-open")
 
-    # Both type into the body at the same moment, key by key.
+    # Both type into the body at the same moment, key by key. Alice's click comes first:
+    # the body's lease is hers, and Bob's page says so.
     await alice.find("#body-editor .cm-content").click()
+    await expect(bob.find("#holder-body")).to_have_text("✎ alice is editing")
     await bob.find("#body-editor .cm-content").click()
     await alice.page.keyboard.press("Control+End")
     await bob.page.keyboard.press("Control+End")
@@ -59,8 +61,8 @@ async def test_two_people_edit_one_issue_at_once_and_save_it(dashboard: Dashboar
     assert body.startswith("Steps to reproduce:\n1. Open the login page in Safari.\n")
     # Each sees the other's cursor, named.
     await expect(alice.find("#body-editor .cm-ySelectionInfo", has_text="bob")).to_be_attached()
-    # Alice focused the body first: hers is its lease, and Bob is told.
-    await expect(bob.find("#holder-body")).to_contain_text("alice is editing")
+    await expect(bob.find("#holder-body")).to_have_text("✎ alice is editing")
+    await expect(alice.find("#holder-body")).to_have_text("")  # her own lease
     await alice.shot("03-typed-together")
     await bob.shot("03-typed-together")
 
@@ -150,9 +152,14 @@ async def test_sign_in_with_github_and_out(dashboard: Dashboard) -> None:
     await alice.open_repo("octo/hello")
     await alice.shot("08-signed-in-with-github")
 
-    # A reload keeps the session (the cookie), and signing out ends it.
+    # A reload keeps the session (the cookie); once the session cookie is gone (it lives
+    # as long as its token), the refresh cookie brings a new one.
     await alice.page.reload()
     await expect(alice.find("#whoami")).to_have_text("alice")
+    await alice.context.clear_cookies(name="hubbub_session")
+    await alice.page.reload()
+    await expect(alice.find("#whoami")).to_have_text("alice")
+    assert any(c["name"] == "hubbub_session" for c in await alice.context.cookies())
     await alice.find("#sign-out").click()
     await expect(alice.find("#signin")).to_be_visible()
     await alice.page.reload()
@@ -196,9 +203,12 @@ async def test_a_refused_save_says_why_and_changes_nothing(dashboard: Dashboard)
         "GitHub refused the edit: Must have push access to edit this issue."
     )
     assert dashboard.github.repos["octo/hello"].issues[1].body == before
-    # The draft keeps what was typed.
-    assert "Needs a fix before Friday." in (await bob.shown("body") or "")
     await bob.shot("10-save-refused")
+    # The draft on the server keeps what was typed: a reload (the address names the issue)
+    # opens it again with the text.
+    await bob.page.reload()
+    await expect(bob.find("#editor-heading")).to_contain_text("#1 in octo/hello")
+    await same_text([bob], "body", "Needs a fix before Friday.")
 
 
 async def test_a_save_after_a_change_on_github_merges_it_and_says_so(
@@ -221,3 +231,59 @@ async def test_a_save_after_a_change_on_github_merges_it_and_says_so(
     assert saved.body == "Plan: follow the system setting."
     await same_text([bob], "title", "Dark mode for the editor")
     await bob.shot("11-save-merged")
+
+
+async def test_a_refused_project_leaves_the_one_shown_and_the_editor_closes(
+    dashboard: Dashboard,
+) -> None:
+    alice = await dashboard.person("alice")
+    await alice.sign_in_with_token(TOKEN_ALICE)
+    await alice.open_repo("octo/hello")
+    await alice.open_issue(1)
+    await alice.find("#repo-input").fill("octo/secret")
+    await alice.find("#repo-open").click()
+    await expect(alice.find("#project-status")).to_have_text(
+        "no read access to octo/secret. Still in octo/hello."
+    )
+    await expect(alice.find("#issues li")).to_have_count(3)
+    await expect(alice.find("#editor")).to_be_visible()
+    # Still joined: a webhook still reaches the feed.
+    await dashboard.deliver_issue_event(2, "labeled", "Dark mode")
+    await expect(alice.find('#feed li[data-type="github.issues"]')).to_contain_text("#2")
+
+    # Issues open one after the other, and the close button closes.
+    await alice.open_issue(2)
+    await expect(alice.find("#editor-heading")).to_contain_text("#2 in octo/hello")
+    await alice.find("#close-issue").click()
+    await expect(alice.find("#editor")).to_be_hidden()
+    await expect(alice.find('#presence li[data-login="alice"]')).not_to_contain_text("on #")
+
+
+async def test_after_a_server_restart_the_page_comes_back_where_it_was(
+    dashboard_on_redis: Dashboard,
+) -> None:
+    dashboard = dashboard_on_redis
+    alice = await dashboard.person("alice")
+    bob = await dashboard.person("bob")
+    for person, token in ((alice, TOKEN_ALICE), (bob, TOKEN_BOB)):
+        await person.sign_in_with_token(token)
+        await person.open_repo("octo/hello")
+        await person.open_issue(1)
+    await bob.find("#title-editor .cm-content").click()
+    await expect(alice.find("#holder-title")).to_have_text("✎ bob is editing")
+
+    # A deploy: the server stops (sockets close) and starts again on the same Redis.
+    dashboard.machine.terminate()
+    await dashboard.machine.exited()
+    await expect(bob.find("#connection")).to_have_text("offline")
+    await dashboard.machine.start()
+    await expect(bob.find("#connection")).to_have_text("live", timeout=20_000)
+    await expect(alice.find("#connection")).to_have_text("live", timeout=20_000)
+
+    # Each page rejoined, reopened the issue and said again where its person is.
+    await expect(alice.find('#presence li[data-login="bob"]')).to_contain_text("on #1 · title")
+    await expect(alice.find("#holder-title")).to_have_text("✎ bob is editing")
+    await bob.page.keyboard.press("End")
+    await bob.page.keyboard.type(" (all versions)")
+    await same_text([alice, bob], "title", "Login fails on Safari (all versions)")
+    await alice.shot("12-after-restart")

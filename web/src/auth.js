@@ -1,7 +1,9 @@
-// Who the page acts as: a Hubbub session (after "Sign in with GitHub", read from the
-// session cookie through /api/auth/me) or a GitHub token pasted into this tab.
+// Who the page acts as: a Hubbub session (after "Sign in with GitHub": the session
+// token comes from /api/auth/me, and a new one from the refresh cookie) or a GitHub token
+// pasted into this tab.
 
 const PASTED = "hubbub-demo-token";
+const RENEW_BEFORE_S = 30; // a session token this close to its expiry is renewed first
 
 export class Auth {
   constructor() {
@@ -11,17 +13,15 @@ export class Auth {
     this.kind = null; // "session" | "github_token"
   }
 
-  /** The identity the page already has (a session cookie, or a token pasted earlier in
-   * this tab), or null when the visitor must sign in. */
+  /** The identity the page already has (a session, or a token pasted earlier in this
+   * tab), or null when the visitor must sign in. */
   async restore() {
     const pasted = sessionStorage.getItem(PASTED);
     if (pasted) return this.useToken(pasted).catch(() => null);
     const me = await fetch("/api/auth/me", { credentials: "same-origin" });
     if (me.ok) return this.adopt(await me.json());
-    if (me.status === 401 && (await me.json().catch(() => null))?.error?.code === "token_expired") {
-      return this.refresh().catch(() => null);
-    }
-    return null;
+    // The session cookie lives as long as its token; the refresh cookie much longer.
+    return me.status === 401 ? this.refresh().catch(() => null) : null;
   }
 
   /** Checks a pasted token with the server (the same resolver every request uses). */
@@ -43,6 +43,19 @@ export class Auth {
     this.login = body.user.login;
     this.kind = "session";
     return this;
+  }
+
+  /** The token to present now: a session token about to expire is renewed first. */
+  async fresh() {
+    if (this.kind === "session" && this.expiresAt * 1000 < Date.now() + RENEW_BEFORE_S * 1000) {
+      await this.refresh();
+    }
+    return this.token;
+  }
+
+  /** The server said the session token has expired: the next `fresh()` renews it. */
+  expired() {
+    if (this.kind === "session") this.expiresAt = 0;
   }
 
   /** A new session token from the refresh cookie. One tab refreshes at a time: a refresh

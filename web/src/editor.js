@@ -7,7 +7,7 @@ import * as sync from "y-protocols/sync";
 import * as awarenessProtocol from "y-protocols/awareness";
 import * as encoding from "lib0/encoding";
 import * as decoding from "lib0/decoding";
-import { EditorState } from "@codemirror/state";
+import { Compartment, EditorState } from "@codemirror/state";
 import { EditorView, keymap, placeholder } from "@codemirror/view";
 import { defaultKeymap } from "@codemirror/commands";
 import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
@@ -41,9 +41,12 @@ export class IssueEditor {
     this.live = live;
     this.view = view;
     this.api = api;
-    this.current = null; // {repo, number, doc, awareness, editors, fields}
+    this.editable = new Compartment();
+    this.current = null; // {repo, number, doc, awareness, editors, fields, labels}
+    this.focused = null; // the field this person's caret is in
+    this.queue = Promise.resolve(); // opens and closes, one at a time
     const socket = live.socket;
-    socket.on("draft:sync", (data) => this.mine(data) && this.syncMessage(data.message));
+    socket.on("draft:sync", (data) => this.mine(data) && this.syncMessage(this.where, data.message));
     socket.on("draft:awareness", (data) => {
       if (this.mine(data)) {
         awarenessProtocol.applyAwarenessUpdate(this.current.awareness, new Uint8Array(data.message), SERVER);
@@ -77,52 +80,71 @@ export class IssueEditor {
     return { repo: this.current.repo, number: this.current.number };
   }
 
-  /** Opens `number` of `repo` as a Yjs editor; throws with the server's reason. */
-  async open(repo, number) {
-    await this.close();
-    const doc = new Y.Doc();
-    const awareness = new awarenessProtocol.Awareness(doc);
-    const login = this.live.auth.login ?? "you";
-    awareness.setLocalStateField("user", { name: login, color: colour(login), colorLight: colour(login, true) });
-    this.current = { repo, number, doc, awareness, editors: [], fields: {}, labels: [] };
-    const ack = await call(this.live.socket, "open_issue", { repo, number, yjs: true });
-    if (!ack.ok || this.current?.doc !== doc) {
-      if (this.current?.doc === doc) this.current = null;
-      awareness.destroy();
-      throw new Error(ack.ok ? "another issue was opened meanwhile" : ack.error.message);
-    }
-    this.current.fields = ack.fields ?? {};
-    this.syncMessage(ack.sync_step2);
-    this.syncMessage(ack.sync_step1);
-    doc.on("update", (update, origin) => {
-      if (origin === SERVER) return;
-      const encoder = encoding.createEncoder();
-      encoding.writeVarUint(encoder, MESSAGE_SYNC);
-      sync.writeUpdate(encoder, update);
-      this.send("draft:sync", encoding.toUint8Array(encoder));
-    });
-    awareness.on("update", ({ added, updated, removed }, origin) => {
-      if (origin === SERVER) return;
-      const changed = added.concat(updated, removed);
-      this.send("draft:awareness", awarenessProtocol.encodeAwarenessUpdate(awareness, changed));
-    });
-    this.render(ack);
-    this.live.look(number, null);
-    this.loadLabels(repo);
-    return ack;
+  /** Runs opens and closes in order: a close that overtook its open on the server would
+   * leave the socket in the old issue's rooms. */
+  serially(task) {
+    const done = this.queue.then(task, task);
+    this.queue = done.catch(() => {});
+    return done;
   }
 
-  /** After a reconnect: open the same draft again and exchange what either side missed. */
-  async reopen() {
-    const current = this.current;
-    if (!current) return;
-    const ack = await call(this.live.socket, "open_issue", { ...this.where, yjs: true });
-    if (!ack.ok || this.current !== current) return;
-    current.fields = ack.fields ?? {};
-    this.syncMessage(ack.sync_step2);
-    this.syncMessage(ack.sync_step1);
-    this.send("draft:awareness", awarenessProtocol.encodeAwarenessUpdate(current.awareness, [current.doc.clientID]));
-    this.showHolders();
+  /** Opens `number` of `repo` as a Yjs editor (closing the one open); throws with the
+   * server's reason. */
+  open(repo, number) {
+    return this.serially(async () => {
+      await this.closeCurrent();
+      const place = { repo, number };
+      const ack = await call(this.live.socket, "open_issue", { ...place, yjs: true });
+      if (!ack.ok) throw new Error(ack.error.message);
+      const doc = new Y.Doc();
+      const awareness = new awarenessProtocol.Awareness(doc);
+      const login = this.live.auth.login ?? "you";
+      awareness.setLocalStateField("user", { name: login, color: colour(login), colorLight: colour(login, true) });
+      this.current = { ...place, doc, awareness, editors: [], fields: ack.fields ?? {}, labels: [] };
+      this.syncMessage(place, ack.sync_step2);
+      this.syncMessage(place, ack.sync_step1);
+      // Both listeners keep their own place: they may fire while the editor closes.
+      doc.on("update", (update, origin) => {
+        if (origin === SERVER) return;
+        const encoder = encoding.createEncoder();
+        encoding.writeVarUint(encoder, MESSAGE_SYNC);
+        sync.writeUpdate(encoder, update);
+        this.send(place, "draft:sync", encoding.toUint8Array(encoder));
+      });
+      awareness.on("update", ({ added, updated, removed }, origin) => {
+        if (origin === SERVER || this.current?.doc !== doc) return;
+        const changed = added.concat(updated, removed);
+        this.send(place, "draft:awareness", awarenessProtocol.encodeAwarenessUpdate(awareness, changed));
+      });
+      this.render(ack);
+      this.live.look(number, null);
+      this.loadLabels(repo);
+      return ack;
+    });
+  }
+
+  /** After a reconnect: open the same draft again, exchange what either side missed, and
+   * say again where this person is (the server forgot it with the old connection). */
+  reopen() {
+    return this.serially(async () => {
+      const current = this.current;
+      if (!current) return;
+      const place = { repo: current.repo, number: current.number };
+      const ack = await call(this.live.socket, "open_issue", { ...place, yjs: true });
+      if (this.current !== current) return;
+      if (!ack.ok) {
+        this.setWritable(false);
+        return this.notice(`This issue could not be opened again (${ack.error.message}); your edits stay in this tab only.`);
+      }
+      current.fields = ack.fields ?? {};
+      this.syncMessage(place, ack.sync_step2);
+      this.syncMessage(place, ack.sync_step1);
+      const mine = awarenessProtocol.encodeAwarenessUpdate(current.awareness, [current.doc.clientID]);
+      this.send(place, "draft:awareness", mine);
+      this.live.look(current.number, this.focused);
+      if (this.focused && this.live.canEdit) this.announceFocus(this.focused);
+      this.showHolders();
+    });
   }
 
   /** The text a field's editor shows now (the browser tests and devtools read it). */
@@ -132,26 +154,30 @@ export class IssueEditor {
   }
 
   /** Applies a y-sync message from the server; a step 1 is answered with our step 2. */
-  syncMessage(message) {
+  syncMessage(place, message) {
     const decoder = decoding.createDecoder(new Uint8Array(message));
     const reply = encoding.createEncoder();
     decoding.readVarUint(decoder);
     sync.readSyncMessage(decoder, reply, this.current.doc, SERVER);
-    if (encoding.length(reply) > 1) this.send("draft:sync", encoding.toUint8Array(reply));
+    if (encoding.length(reply) > 1) this.send(place, "draft:sync", encoding.toUint8Array(reply));
   }
 
-  async send(event, message) {
-    const ack = await call(this.live.socket, event, { ...this.where, message });
-    if (!ack.ok && ack.error.code === "draft_too_large") {
+  async send(place, event, message) {
+    const ack = await call(this.live.socket, event, { ...place, message });
+    if (ack.ok || !this.mine(place)) return;
+    const code = ack.error.code;
+    if (code === "draft_too_large") {
       this.notice("That edit goes past GitHub's limits (title 256, body 65,536 characters); undo it.");
-    } else if (!ack.ok && ack.error.code === "forbidden") {
+    } else if (code === "forbidden") {
       this.notice("You can read this issue but not edit it: your changes stay in this tab only.");
+    } else if (code === "not_open" || code === "not_joined") {
+      this.notice("This editor lost its place on the server; it reconnects by itself, or open the issue again.");
     }
   }
 
   render(ack) {
     const { doc, awareness } = this.current;
-    const writable = this.live.permission !== "read";
+    const writable = this.live.canEdit;
     const issue = ack.issue;
     this.view.heading.textContent = `#${issue.number} in ${this.current.repo} (${ack.draft.state})`;
     this.view.notice.hidden = true;
@@ -163,7 +189,7 @@ export class IssueEditor {
     doc.getMap("labels").observe(() => this.renderLabels());
     this.view.panel.hidden = false;
     this.showHolders();
-    if (!writable) this.notice("You can read this repository but not edit it.");
+    if (!writable) this.notice("You can read this issue but not edit it.");
   }
 
   editor(parent, text, awareness, field, writable, singleLine) {
@@ -171,8 +197,7 @@ export class IssueEditor {
       keymap.of([...yUndoManagerKeymap, ...defaultKeymap]),
       yCollab(text, awareness),
       EditorView.lineWrapping,
-      EditorState.readOnly.of(!writable),
-      EditorView.editable.of(writable),
+      this.editable.of([EditorState.readOnly.of(!writable), EditorView.editable.of(writable)]),
       EditorView.contentAttributes.of({ "aria-label": field, "data-field": field }),
       EditorView.domEventHandlers({
         focus: () => this.focus(field),
@@ -194,19 +219,35 @@ export class IssueEditor {
     return new EditorView({ parent, state: EditorState.create({ doc: text.toString(), extensions }) });
   }
 
+  /** After losing the draft on the server: the editors stop taking input. */
+  setWritable(writable) {
+    for (const view of this.current?.editors ?? []) {
+      view.dispatch({
+        effects: this.editable.reconfigure([EditorState.readOnly.of(!writable), EditorView.editable.of(writable)]),
+      });
+    }
+    this.view.save.disabled = !writable;
+  }
+
   /** Field focus, coalesced: moving from the title to the body is one change, not two. */
   focus(field) {
     clearTimeout(this.focusTimer);
     this.focusTimer = setTimeout(() => {
-      if (!this.current || this.live.permission === "read") return;
-      call(this.live.socket, "draft_focus", { ...this.where, field }).then((ack) => {
-        if (ack.ok && this.current) {
-          this.current.fields = ack.fields;
-          this.showHolders();
-        }
-      });
+      this.focused = field;
+      if (!this.current) return;
       this.live.look(this.current.number, field);
+      if (this.live.canEdit) this.announceFocus(field);
     }, 50);
+  }
+
+  announceFocus(field) {
+    const place = this.where;
+    call(this.live.socket, "draft_focus", { ...place, field }).then((ack) => {
+      if (ack.ok && this.mine(place)) {
+        this.current.fields = ack.fields;
+        this.showHolders();
+      }
+    });
   }
 
   showHolders() {
@@ -233,7 +274,7 @@ export class IssueEditor {
     if (!this.current) return;
     const chosen = this.current.doc.getMap("labels");
     const names = [...new Set([...this.current.labels, ...chosen.keys()])].sort();
-    const writable = this.live.permission !== "read";
+    const writable = this.live.canEdit;
     this.view.labels.replaceChildren(
       ...names.map((name) => {
         const button = document.createElement("button");
@@ -255,7 +296,7 @@ export class IssueEditor {
     this.view.save.disabled = true;
     this.saveStatus("Saving…");
     const ack = await call(this.live.socket, "save_issue", { ...this.where, op_id: crypto.randomUUID() }, 20_000);
-    this.view.save.disabled = this.live.permission === "read";
+    this.view.save.disabled = !this.live.canEdit;
     if (!ack.ok) return this.saveStatus(explain(ack.error), true);
     const merged = ack.merged ? " GitHub had changed the issue meanwhile: its changes were merged in first, nothing of theirs was overwritten." : "";
     if (!ack.saved) return this.saveStatus(`Nothing to save: the draft matches GitHub.${merged}`);
@@ -273,14 +314,28 @@ export class IssueEditor {
     this.view.notice.hidden = false;
   }
 
-  async close() {
+  /** Closes the open issue (the server removes this editor's cursor for the others). */
+  close() {
+    return this.serially(() => this.closeCurrent());
+  }
+
+  /** Forgets the open issue at once, without waiting for the server (signing out, or
+   * taken out of the project). */
+  drop() {
     const current = this.current;
     if (!current) return;
     this.current = null;
+    this.focused = null;
     for (const view of current.editors) view.destroy();
     current.awareness.destroy();
     current.doc.destroy();
     this.view.panel.hidden = true;
+    return current;
+  }
+
+  async closeCurrent() {
+    const current = this.drop();
+    if (!current) return;
     this.live.look(null, null);
     await call(this.live.socket, "close_issue", { repo: current.repo, number: current.number });
   }

@@ -4,10 +4,18 @@ import { io } from "socket.io-client";
 
 const FEED_MAX = 50;
 const OFFSETS = "hubbub-demo-offsets";
+const EDITORS = ["write", "maintain", "admin"]; // triage and read may look, not edit
 
 const offsets = () => JSON.parse(sessionStorage.getItem(OFFSETS) ?? "{}");
 const remember = (repo, id) =>
   sessionStorage.setItem(OFFSETS, JSON.stringify({ ...offsets(), [repo.toLowerCase()]: id }));
+
+/** Stream ids compare as pairs of numbers (`ms-seq`), never as strings. */
+const streamOrder = (a, b) => {
+  const [am, as] = a.id.split("-").map(Number);
+  const [bm, bs] = b.id.split("-").map(Number);
+  return am - bm || as - bs;
+};
 
 /** The ack of an event, or an error ack when the server does not answer in time. */
 export async function call(socket, event, data, timeoutMs = 10_000) {
@@ -23,7 +31,8 @@ export class Live {
    * @param {import("./auth.js").Auth} auth
    * @param {{feed: HTMLElement, presence: HTMLElement, status: HTMLElement,
    *          connection: HTMLElement}} view
-   * @param {{onEvent?: (event: any) => void, onConnect?: () => void}} hooks
+   * @param {{onEvent: (event: any) => void, onConnect: () => void,
+   *          onSignedOut: (reason: string) => void, onProjectLeft: (repo: string) => void}} hooks
    */
   constructor(auth, view, hooks) {
     this.auth = auth;
@@ -31,22 +40,31 @@ export class Live {
     this.hooks = hooks;
     this.repo = null; // the joined project's name, as the server gave it
     this.repositoryId = null;
+    this.canEdit = false;
     this.you = null; // this connection's presence id
     this.members = new Map();
     this.seen = new Set(); // stream ids already in the feed
+    this.closed = false;
+    this.retry = null;
     this.socket = io({
       transports: ["websocket"],
-      // A function: every reconnect sends the token and the offsets as they are then.
-      auth: (cb) => cb({ token: auth.token, offsets: offsets() }),
+      // A function: every reconnect sends a fresh token and the offsets as they are then.
+      auth: (cb) => {
+        const send = () => cb({ token: auth.token, offsets: offsets() });
+        auth.fresh().then(send, send);
+      },
     });
     this.socket.on("connect", () => this.connected());
     this.socket.on("disconnect", (reason) => this.disconnected(reason));
     this.socket.on("connect_error", (err) => this.refused(err));
     this.socket.on("github_event", (event) => this.event(event));
     this.socket.on("presence", (delta) => this.presence(delta));
-    this.socket.on("project_left", ({ repo }) => this.status(`You no longer have access to ${repo}.`));
+    this.socket.on("project_left", ({ repo }) => this.removed(repo));
     this.socket.on("auth:expiring", () => this.renew());
-    this.socket.on("auth:ended", ({ message }) => this.status(`Signed out: ${message}`));
+    this.socket.on("auth:ended", ({ code }) => {
+      if (code === "token_expired") auth.expired(); // reconnect with a renewed token
+      else this.hooks.onSignedOut("Your session ended; sign in again.");
+    });
   }
 
   state(text) {
@@ -58,61 +76,86 @@ export class Live {
     this.view.status.textContent = text;
   }
 
+  later(ms) {
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => this.closed || this.socket.connect(), ms);
+  }
+
   async connected() {
     this.state("live");
-    if (this.repo) await this.join(this.repo);
-    this.hooks.onConnect?.();
+    if (this.repo) {
+      try {
+        await this.join(this.repo);
+      } catch (error) {
+        this.status(`Could not rejoin ${this.repo}: ${error.message}`);
+        return;
+      }
+    }
+    this.hooks.onConnect();
   }
 
   disconnected(reason) {
     this.state("offline");
     // After a server-side disconnect socket.io-client does not come back by itself.
-    if (reason === "io server disconnect" && this.auth.token) {
-      setTimeout(() => this.socket.connect(), 1000);
-    }
+    if (reason === "io server disconnect") this.later(1000);
   }
 
   refused(err) {
     this.state("offline");
+    if (err.message === "unauthorized") return this.hooks.onSignedOut(err.data?.message ?? "sign in again");
+    if (err.message === "token_expired") this.auth.expired();
     this.status(`Cannot connect: ${err.data?.message ?? err.message}`);
-    if (!this.socket.active && err.message !== "unauthorized") {
-      setTimeout(() => this.socket.connect(), err.data?.retry_after_ms ?? 2000);
-    }
+    // A refusal is not retried by the client itself; a network failure is.
+    if (!this.socket.active) this.later(err.data?.retry_after_ms ?? 2000);
   }
 
   async renew() {
     if (this.auth.kind !== "session") return;
     try {
       await this.auth.refresh();
-      await call(this.socket, "auth:refresh", { token: this.auth.token });
+      const ack = await call(this.socket, "auth:refresh", { token: this.auth.token });
+      if (!ack.ok) this.status(`Could not renew the session: ${ack.error.message}`);
     } catch (error) {
       this.status(`Could not renew the session: ${error.message}`);
     }
   }
 
-  /** Joins `repo`, leaving the project joined before; the ack's answer, or throws. */
+  /** Joins `repo` and shows it; throws with the server's reason, and stays in the project
+   * shown, when the join is refused. The project shown before is still joined: `leave` it. */
   async join(repo) {
-    if (this.repo && this.repo.toLowerCase() !== repo.toLowerCase()) {
-      await call(this.socket, "leave_project", { repo: this.repo });
-      this.repo = null;
-    }
-    const hadOffset = offsets()[repo.toLowerCase()] !== undefined;
-    const ack = await call(this.socket, "join_project", { repo });
+    const key = repo.toLowerCase();
+    const ack = await call(this.socket, "join_project", { repo, ...(offsets()[key] ? { offset: offsets()[key] } : {}) });
     if (!ack.ok) throw new Error(ack.error.message);
-    if (ack.repo.toLowerCase() !== (this.repo ?? "").toLowerCase()) {
+    const previous = this.repositoryId;
+    if (previous !== ack.repository_id) {
       this.view.feed.replaceChildren();
       this.seen.clear();
     }
     this.repo = ack.repo;
     this.repositoryId = ack.repository_id;
-    this.permission = ack.permission;
+    this.canEdit = EDITORS.includes(ack.permission);
     this.you = ack.presence.you ?? null;
     this.members = new Map(ack.presence.members.map((member) => [member.id, member]));
     this.renderPresence(ack.presence.count);
-    const events = hadOffset && !ack.resync_required ? [...ack.events, ...ack.catch_up] : ack.events;
-    for (const event of events) this.event(event, { replay: true });
-    this.status(`${ack.repo}: you can ${ack.permission === "read" ? "read" : "edit"} here.`);
+    // `events` and `catch_up` may hold the same events; the feed shows each once.
+    const events = ack.resync_required ? ack.events : [...ack.events, ...ack.catch_up];
+    for (const event of events.sort(streamOrder)) this.event(event, { replay: true });
+    this.status(`${ack.repo}: you can ${this.canEdit ? "edit" : "read"} here.`);
     return ack;
+  }
+
+  leave(repo) {
+    return call(this.socket, "leave_project", { repo });
+  }
+
+  /** Taken out of the project (access revoked). */
+  removed(repo) {
+    if (!this.repo || repo.toLowerCase() !== this.repo.toLowerCase()) return;
+    this.repo = this.repositoryId = null;
+    this.members.clear();
+    this.renderPresence(0);
+    this.status(`You no longer have access to ${repo}.`);
+    this.hooks.onProjectLeft(repo);
   }
 
   /** Tells the room what this person is looking at. */
@@ -144,7 +187,7 @@ export class Live {
     );
     this.view.feed.prepend(item);
     while (this.view.feed.children.length > FEED_MAX) this.view.feed.lastChild.remove();
-    if (!replay) this.hooks.onEvent?.(event);
+    if (!replay) this.hooks.onEvent(event);
   }
 
   presence(delta) {
@@ -178,7 +221,10 @@ export class Live {
     this.view.presence.replaceChildren(...items);
   }
 
+  /** For good: no reconnect, no timer left behind (sign-out). */
   close() {
+    this.closed = true;
+    clearTimeout(this.retry);
     this.socket.close();
   }
 }

@@ -11,6 +11,7 @@ const api = new GitHubApi(() => auth.token, $("network-rows"));
 let live = null;
 let editor = null;
 let refreshTimer = null;
+let routing = Promise.resolve(); // one route change at a time, in order
 
 async function start() {
   $("token-form").addEventListener("submit", async (event) => {
@@ -24,23 +25,29 @@ async function start() {
       $("signin-error").textContent = error.message;
     }
   });
-  $("sign-out").addEventListener("click", async () => {
-    await editor?.close();
-    live?.close();
-    live = editor = null;
-    await auth.signOut();
-    location.hash = "";
-    showSignIn();
-  });
+  $("sign-out").addEventListener("click", () => signOut(""));
   $("repo-form").addEventListener("submit", (event) => {
     event.preventDefault();
     location.hash = $("repo-input").value.trim();
   });
-  window.addEventListener("hashchange", () => route());
+  window.addEventListener("hashchange", () => (routing = routing.then(route)));
   const error = new URLSearchParams(location.search).get("error");
   if (error) $("signin-error").textContent = error;
   if (await auth.restore()) await signedIn();
   else showSignIn();
+}
+
+/** Back to the sign-in panel, with nothing of the last person left on the page. */
+async function signOut(reason) {
+  editor?.drop();
+  live?.close();
+  live = editor = null;
+  await auth.signOut();
+  for (const id of ["feed", "presence", "issues", "network-rows", "repo-choices"]) $(id).replaceChildren();
+  $("project-status").textContent = "";
+  history.replaceState(null, "", location.pathname);
+  showSignIn();
+  $("signin-error").textContent = reason;
 }
 
 function showSignIn() {
@@ -55,7 +62,16 @@ async function signedIn() {
   live = new Live(
     auth,
     { feed: $("feed"), presence: $("presence"), status: $("project-status"), connection: $("connection") },
-    { onEvent: changed, onConnect: () => editor?.reopen() },
+    {
+      onEvent: changed,
+      onConnect: () => editor?.reopen(),
+      onSignedOut: (reason) => signOut(reason),
+      onProjectLeft: () => {
+        editor?.drop();
+        $("issues").replaceChildren();
+        history.replaceState(null, "", location.pathname);
+      },
+    },
   );
   editor = new IssueEditor(live, {
     panel: $("editor"),
@@ -72,7 +88,7 @@ async function signedIn() {
   await api.get("/user").catch(() => null);
   suggestRepositories();
   await new Promise((resolve) => (live.socket.connected ? resolve() : live.socket.once("connect", resolve)));
-  await route();
+  routing = routing.then(route);
 }
 
 async function suggestRepositories() {
@@ -92,16 +108,18 @@ async function route() {
   const repo = `${owner}/${name}`;
   $("repo-input").value = repo;
   try {
-    if (live.repo?.toLowerCase() !== repo.toLowerCase()) {
+    const previous = live.repo;
+    if (previous?.toLowerCase() !== repo.toLowerCase()) {
+      await live.join(repo); // refused: the project shown stays as it was
       await editor.close();
-      await live.join(repo);
+      if (previous && previous.toLowerCase() !== live.repo.toLowerCase()) live.leave(previous);
       await loadIssues();
     }
     const wanted = Number(number);
     if (!wanted) return editor.close();
     if (editor.current?.number !== wanted) await editor.open(live.repo, wanted);
   } catch (error) {
-    $("project-status").textContent = error.message;
+    $("project-status").textContent = `${error.message}.${live.repo ? ` Still in ${live.repo}.` : ""}`;
   }
 }
 
