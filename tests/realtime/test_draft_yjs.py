@@ -150,3 +150,31 @@ async def test_a_node_yjs_editor_and_a_python_client_edit_one_draft(
     done = await js.until("done")
     assert done == "from node; from python"
     assert await js.exit_code() == 0
+
+
+async def test_what_a_yjs_editor_wrote_offline_reaches_the_draft_through_its_step_2(
+    run_js: RunJs, live: Live
+) -> None:
+    """A browser that kept typing while disconnected sends it in its answer to the
+    server's step 1 (the open's `sync_step1`): that answer must be a y-sync message the
+    server takes, or the offline text never leaves the browser."""
+    bob = await live.connect(TOKEN_B)
+    await bob.call("join_project", {"repo": REPO})
+    await bob.call("open_issue", {"repo": REPO, "number": 1})
+    js = await run_js(
+        {
+            "url": live.url,
+            "token": TOKEN_B,
+            "repo": REPO,
+            "number": 1,
+            "offline": "written offline; ",
+            "until": "from python",
+        },
+        "draft_client.mjs",
+    )
+    await js.expect("opened")
+    await bob.wait_for("draft_changed", lambda d: d["body"] == "written offline; ")
+    end = len("written offline; ")
+    assert (await op(bob, 1, "splice_body", index=end, insert="from python"))["ok"]
+    assert await js.until("done") == "written offline; from python"
+    assert await js.exit_code() == 0

@@ -96,6 +96,12 @@ class Person:
         await expect(self.find("#editor")).to_be_visible()
         await expect(self.find("#body-editor .cm-content")).to_be_visible()
 
+    async def at_issue(self, token: str, number: int, repo: str = "octo/hello") -> None:
+        """Signed in with `token`, in `repo`, with issue `number` open."""
+        await self.sign_in_with_token(token)
+        await self.open_repo(repo)
+        await self.open_issue(number)
+
     async def shown(self, field: str) -> str | None:
         """What the field's editor shows now."""
         return await self.page.evaluate("(field) => window.hubbub.shown(field)", field)

@@ -90,9 +90,7 @@ async def test_webhooks_and_outside_edits_reach_every_open_page(dashboard: Dashb
     alice = await dashboard.person("alice")
     bob = await dashboard.person("bob")
     for person, token in ((alice, TOKEN_ALICE), (bob, TOKEN_BOB)):
-        await person.sign_in_with_token(token)
-        await person.open_repo("octo/hello")
-        await person.open_issue(1)
+        await person.at_issue(token, 1)
 
     # An edit made on github.com, then its webhook.
     issue = dashboard.github.repos["octo/hello"].issues[1]
@@ -189,9 +187,7 @@ async def test_a_refused_token_and_a_reader_are_told_in_plain_words(dashboard: D
 
 async def test_a_refused_save_says_why_and_changes_nothing(dashboard: Dashboard) -> None:
     bob = await dashboard.person("bob")
-    await bob.sign_in_with_token(TOKEN_BOB)
-    await bob.open_repo("octo/hello")
-    await bob.open_issue(1)
+    await bob.at_issue(TOKEN_BOB, 1)
     await bob.type_at_end("body", "Needs a fix before Friday.")
     before = dashboard.github.repos["octo/hello"].issues[1].body
     dashboard.github.repos["octo/hello"].writers.discard("bob")  # bob loses push access
@@ -215,9 +211,7 @@ async def test_a_save_after_a_change_on_github_merges_it_and_says_so(
     dashboard: Dashboard,
 ) -> None:
     bob = await dashboard.person("bob")
-    await bob.sign_in_with_token(TOKEN_BOB)
-    await bob.open_repo("octo/hello")
-    await bob.open_issue(2)
+    await bob.at_issue(TOKEN_BOB, 2)
     await bob.type_at_end("body", "Plan: follow the system setting.")
     # Someone renames the issue on github.com; no webhook reaches Hubbub.
     dashboard.github.edit_issue("octo", "hello", 2, title="Dark mode for the editor")
@@ -237,9 +231,7 @@ async def test_a_refused_project_leaves_the_one_shown_and_the_editor_closes(
     dashboard: Dashboard,
 ) -> None:
     alice = await dashboard.person("alice")
-    await alice.sign_in_with_token(TOKEN_ALICE)
-    await alice.open_repo("octo/hello")
-    await alice.open_issue(1)
+    await alice.at_issue(TOKEN_ALICE, 1)
     await alice.find("#repo-input").fill("octo/secret")
     await alice.find("#repo-open").click()
     await expect(alice.find("#project-status")).to_have_text(
@@ -266,16 +258,17 @@ async def test_after_a_server_restart_the_page_comes_back_where_it_was(
     alice = await dashboard.person("alice")
     bob = await dashboard.person("bob")
     for person, token in ((alice, TOKEN_ALICE), (bob, TOKEN_BOB)):
-        await person.sign_in_with_token(token)
-        await person.open_repo("octo/hello")
-        await person.open_issue(1)
+        await person.at_issue(token, 1)
     await bob.find("#title-editor .cm-content").click()
     await expect(alice.find("#holder-title")).to_have_text("✎ bob is editing")
 
-    # A deploy: the server stops (sockets close) and starts again on the same Redis.
+    # A deploy: the server stops (sockets close) and starts again on the same Redis. Bob
+    # keeps typing meanwhile.
     dashboard.machine.terminate()
     await dashboard.machine.exited()
     await expect(bob.find("#connection")).to_have_text("offline")
+    await bob.page.keyboard.press("End")
+    await bob.page.keyboard.type(" offline")
     await dashboard.machine.start()
     await expect(bob.find("#connection")).to_have_text("live", timeout=20_000)
     await expect(alice.find("#connection")).to_have_text("live", timeout=20_000)
@@ -283,7 +276,25 @@ async def test_after_a_server_restart_the_page_comes_back_where_it_was(
     # Each page rejoined, reopened the issue and said again where its person is.
     await expect(alice.find('#presence li[data-login="bob"]')).to_contain_text("on #1 · title")
     await expect(alice.find("#holder-title")).to_have_text("✎ bob is editing")
-    await bob.page.keyboard.press("End")
+    # What Bob typed offline went with his answer to the server's sync; typing goes on.
+    await same_text([alice, bob], "title", "Login fails on Safari offline")
     await bob.page.keyboard.type(" (all versions)")
-    await same_text([alice, bob], "title", "Login fails on Safari (all versions)")
+    await same_text([alice, bob], "title", "Login fails on Safari offline (all versions)")
+    await expect(bob.find("#notice")).to_be_hidden()
     await alice.shot("12-after-restart")
+
+
+async def test_typing_faster_than_the_edit_budget_still_arrives_whole(
+    dashboard: Dashboard,
+) -> None:
+    """Beyond HUBBUB_SOCKET_EDITS_PER_S the server refuses updates; Yjs never resends one,
+    so the page must answer the server's sync request, which carries what was refused."""
+    alice = await dashboard.person("alice")
+    bob = await dashboard.person("bob")
+    await alice.at_issue(TOKEN_ALICE, 3)
+    await bob.at_issue(TOKEN_BOB, 3)
+    burst = "".join(f"line {n} of a pasted log, typed key by key.\n" for n in range(6))
+    await bob.type_at_end("body", burst, delay_ms=0)
+    await bob.page.keyboard.type("END")
+    body = await same_text([alice, bob], "body", burst + "END")
+    assert body == burst + "END"

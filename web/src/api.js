@@ -12,19 +12,25 @@ export class ApiError extends Error {
 }
 
 export class GitHubApi {
-  /** @param {() => string | null} token  @param {HTMLElement} rows the panel's tbody */
-  constructor(token, rows) {
-    this.token = token;
+  /** @param {import("./auth.js").Auth} auth  @param {HTMLElement} rows the panel's tbody */
+  constructor(auth, rows) {
+    this.auth = auth;
     this.rows = rows;
+    this.closed = false; // signed out: answers still on their way are not shown
+  }
+
+  close() {
+    this.closed = true;
   }
 
   async get(path) {
+    const token = await this.auth.fresh().catch(() => this.auth.token);
     const started = performance.now();
     let response;
     try {
       // no-store: the browser's own cache would hide the gateway's; every read reaches it.
       response = await fetch(`/api/github${path}`, {
-        headers: { Authorization: `Bearer ${this.token()}`, Accept: "application/vnd.github+json" },
+        headers: { Authorization: `Bearer ${token}`, Accept: "application/vnd.github+json" },
         cache: "no-store",
       });
     } catch (error) {
@@ -43,6 +49,7 @@ export class GitHubApi {
   }
 
   record(method, path, status, cache, started) {
+    if (this.closed) return;
     const row = document.createElement("tr");
     const cells = [
       new Date().toLocaleTimeString(),

@@ -64,7 +64,12 @@ export class Auth {
     return navigator.locks.request("hubbub-refresh", async () => {
       const response = await fetch("/api/auth/refresh", { method: "POST", credentials: "same-origin" });
       const body = await response.json().catch(() => null);
-      if (!response.ok) throw new Error(body?.error?.message ?? "the session could not be renewed");
+      if (!response.ok) {
+        // 401: the session is over (signed out elsewhere, or the refresh token expired).
+        throw Object.assign(new Error(body?.error?.message ?? "the session could not be renewed"), {
+          status: response.status,
+        });
+      }
       return this.adopt(body);
     });
   }

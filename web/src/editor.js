@@ -28,6 +28,7 @@ const SAVE_ERRORS = {
   github_unavailable: () => "GitHub did not take the save; try again shortly.",
   store_unavailable: () => "Hubbub cannot reach its store; try again shortly.",
   timeout: () => "The server did not answer; the draft is kept, try again.",
+  offline: () => "Not connected to Hubbub: the draft is kept; save once the badge says live.",
 };
 const seconds = (error) => `${Math.max(1, Math.ceil((error.retry_after_ms ?? 1000) / 1000))} s`;
 
@@ -44,6 +45,7 @@ export class IssueEditor {
     this.editable = new Compartment();
     this.current = null; // {repo, number, doc, awareness, editors, fields, labels}
     this.focused = null; // the field this person's caret is in
+    this.writable = false;
     this.queue = Promise.resolve(); // opens and closes, one at a time
     const socket = live.socket;
     socket.on("draft:sync", (data) => this.mine(data) && this.syncMessage(this.where, data.message));
@@ -94,8 +96,15 @@ export class IssueEditor {
     return this.serially(async () => {
       await this.closeCurrent();
       const place = { repo, number };
-      const ack = await call(this.live.socket, "open_issue", { ...place, yjs: true });
+      // Longer than the server's own wait on GitHub (HUBBUB_UPSTREAM_TIMEOUT_S, 10 s).
+      const ack = await call(this.live.socket, "open_issue", { ...place, yjs: true }, 15_000);
+      const gone = this.live.repo?.toLowerCase() !== repo.toLowerCase();
+      if ((!ack.ok && ack.error.code === "timeout") || (ack.ok && gone)) {
+        // Given up on, or the project was left meanwhile: close what the server opened.
+        call(this.live.socket, "close_issue", place);
+      }
       if (!ack.ok) throw new Error(ack.error.message);
+      if (gone) return null;
       const doc = new Y.Doc();
       const awareness = new awarenessProtocol.Awareness(doc);
       const login = this.live.auth.login ?? "you";
@@ -137,8 +146,10 @@ export class IssueEditor {
         return this.notice(`This issue could not be opened again (${ack.error.message}); your edits stay in this tab only.`);
       }
       current.fields = ack.fields ?? {};
+      this.view.notice.hidden = true;
+      this.setWritable(this.live.canEdit);
       this.syncMessage(place, ack.sync_step2);
-      this.syncMessage(place, ack.sync_step1);
+      this.syncMessage(place, ack.sync_step1); // our answer carries what was typed offline
       const mine = awarenessProtocol.encodeAwarenessUpdate(current.awareness, [current.doc.clientID]);
       this.send(place, "draft:awareness", mine);
       this.live.look(current.number, this.focused);
@@ -158,6 +169,7 @@ export class IssueEditor {
     const decoder = decoding.createDecoder(new Uint8Array(message));
     const reply = encoding.createEncoder();
     decoding.readVarUint(decoder);
+    encoding.writeVarUint(reply, MESSAGE_SYNC); // an answer is a sync message too
     sync.readSyncMessage(decoder, reply, this.current.doc, SERVER);
     if (encoding.length(reply) > 1) this.send(place, "draft:sync", encoding.toUint8Array(reply));
   }
@@ -177,7 +189,7 @@ export class IssueEditor {
 
   render(ack) {
     const { doc, awareness } = this.current;
-    const writable = this.live.canEdit;
+    const writable = (this.writable = this.live.canEdit);
     const issue = ack.issue;
     this.view.heading.textContent = `#${issue.number} in ${this.current.repo} (${ack.draft.state})`;
     this.view.notice.hidden = true;
@@ -219,14 +231,17 @@ export class IssueEditor {
     return new EditorView({ parent, state: EditorState.create({ doc: text.toString(), extensions }) });
   }
 
-  /** After losing the draft on the server: the editors stop taking input. */
+  /** Whether the editors, the label toggles and Save take input: not for readers, nor
+   * while the draft could not be opened again after a reconnect. */
   setWritable(writable) {
+    this.writable = writable;
     for (const view of this.current?.editors ?? []) {
       view.dispatch({
         effects: this.editable.reconfigure([EditorState.readOnly.of(!writable), EditorView.editable.of(writable)]),
       });
     }
     this.view.save.disabled = !writable;
+    this.renderLabels();
   }
 
   /** Field focus, coalesced: moving from the title to the body is one change, not two. */
@@ -274,7 +289,7 @@ export class IssueEditor {
     if (!this.current) return;
     const chosen = this.current.doc.getMap("labels");
     const names = [...new Set([...this.current.labels, ...chosen.keys()])].sort();
-    const writable = this.live.canEdit;
+    const writable = this.writable;
     this.view.labels.replaceChildren(
       ...names.map((name) => {
         const button = document.createElement("button");
@@ -296,7 +311,7 @@ export class IssueEditor {
     this.view.save.disabled = true;
     this.saveStatus("Saving…");
     const ack = await call(this.live.socket, "save_issue", { ...this.where, op_id: crypto.randomUUID() }, 20_000);
-    this.view.save.disabled = !this.live.canEdit;
+    this.view.save.disabled = !this.writable;
     if (!ack.ok) return this.saveStatus(explain(ack.error), true);
     const merged = ack.merged ? " GitHub had changed the issue meanwhile: its changes were merged in first, nothing of theirs was overwritten." : "";
     if (!ack.saved) return this.saveStatus(`Nothing to save: the draft matches GitHub.${merged}`);

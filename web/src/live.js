@@ -17,8 +17,11 @@ const streamOrder = (a, b) => {
   return am - bm || as - bs;
 };
 
-/** The ack of an event, or an error ack when the server does not answer in time. */
+/** The ack of an event, or an error ack when the server does not answer in time. While
+ * disconnected nothing is sent: socket.io would send it before the reconnect has joined
+ * the project again, to be refused, and a reconnect says everything again anyway. */
 export async function call(socket, event, data, timeoutMs = 10_000) {
+  if (!socket.connected) return { ok: false, error: { code: "offline", message: "not connected to Hubbub" } };
   try {
     return await socket.timeout(timeoutMs).emitWithAck(event, data);
   } catch {
@@ -46,15 +49,21 @@ export class Live {
     this.seen = new Set(); // stream ids already in the feed
     this.closed = false;
     this.retry = null;
+    // Settles at the first connect, or when closed: routes wait for it.
+    this.connecting = new Promise((resolve) => (this.connected = resolve));
     this.socket = io({
       transports: ["websocket"],
       // A function: every reconnect sends a fresh token and the offsets as they are then.
       auth: (cb) => {
         const send = () => cb({ token: auth.token, offsets: offsets() });
-        auth.fresh().then(send, send);
+        auth.fresh().then(send, (error) => (error.status === 401 ? this.ended() : send()));
       },
     });
-    this.socket.on("connect", () => this.connected());
+    this.socket.on("connect", () => {
+      this.state("live");
+      this.connected();
+      this.hooks.onConnect();
+    });
     this.socket.on("disconnect", (reason) => this.disconnected(reason));
     this.socket.on("connect_error", (err) => this.refused(err));
     this.socket.on("github_event", (event) => this.event(event));
@@ -63,8 +72,12 @@ export class Live {
     this.socket.on("auth:expiring", () => this.renew());
     this.socket.on("auth:ended", ({ code }) => {
       if (code === "token_expired") auth.expired(); // reconnect with a renewed token
-      else this.hooks.onSignedOut("Your session ended; sign in again.");
+      else this.ended();
     });
+  }
+
+  ended() {
+    this.hooks.onSignedOut("Your session ended; sign in again.");
   }
 
   state(text) {
@@ -81,17 +94,23 @@ export class Live {
     this.retry = setTimeout(() => this.closed || this.socket.connect(), ms);
   }
 
-  async connected() {
-    this.state("live");
-    if (this.repo) {
-      try {
-        await this.join(this.repo);
-      } catch (error) {
-        this.status(`Could not rejoin ${this.repo}: ${error.message}`);
-        return;
+  /** After a reconnect: joins the project shown again; true once in it (or when none is
+   * shown). Refused for good (`forbidden`): out of it; otherwise tried again later. */
+  async rejoin() {
+    const repo = this.repo;
+    if (!repo) return true;
+    try {
+      await this.join(repo);
+      return true;
+    } catch (error) {
+      if (error.code === "forbidden") {
+        this.removed(repo);
+      } else if (error.code !== "offline") {
+        this.status(`Could not rejoin ${repo}: ${error.message}`);
+        setTimeout(() => this.socket.connected && this.hooks.onConnect(), error.retryAfterMs ?? 2000);
       }
+      return false;
     }
-    this.hooks.onConnect();
   }
 
   disconnected(reason) {
@@ -116,6 +135,7 @@ export class Live {
       const ack = await call(this.socket, "auth:refresh", { token: this.auth.token });
       if (!ack.ok) this.status(`Could not renew the session: ${ack.error.message}`);
     } catch (error) {
+      if (error.status === 401) return this.ended();
       this.status(`Could not renew the session: ${error.message}`);
     }
   }
@@ -124,8 +144,17 @@ export class Live {
    * shown, when the join is refused. The project shown before is still joined: `leave` it. */
   async join(repo) {
     const key = repo.toLowerCase();
-    const ack = await call(this.socket, "join_project", { repo, ...(offsets()[key] ? { offset: offsets()[key] } : {}) });
-    if (!ack.ok) throw new Error(ack.error.message);
+    const offset = offsets()[key];
+    // Longer than the server's own wait on GitHub (HUBBUB_UPSTREAM_TIMEOUT_S, 10 s).
+    const ack = await call(this.socket, "join_project", { repo, ...(offset ? { offset } : {}) }, 15_000);
+    if (!ack.ok) {
+      // Given up on: the server may still finish the join, so leave what it joins.
+      if (ack.error.code === "timeout") call(this.socket, "leave_project", { repo });
+      throw Object.assign(new Error(ack.error.message), {
+        code: ack.error.code,
+        retryAfterMs: ack.error.retry_after_ms,
+      });
+    }
     const previous = this.repositoryId;
     if (previous !== ack.repository_id) {
       this.view.feed.replaceChildren();
@@ -225,6 +254,7 @@ export class Live {
   close() {
     this.closed = true;
     clearTimeout(this.retry);
+    this.connected();
     this.socket.close();
   }
 }

@@ -7,11 +7,20 @@ import { IssueEditor } from "./editor.js";
 
 const $ = (id) => document.getElementById(id);
 const auth = new Auth();
-const api = new GitHubApi(() => auth.token, $("network-rows"));
+let api = null;
 let live = null;
 let editor = null;
 let refreshTimer = null;
-let routing = Promise.resolve(); // one route change at a time, in order
+let routing = Promise.resolve(); // route changes and rejoins, one at a time, in order
+
+/** Queues `step` behind the route changes before it; a failure is shown, and the queue
+ * goes on. */
+function then(step) {
+  routing = routing.then(step).catch((error) => {
+    $("project-status").textContent = error.message;
+  });
+  return routing;
+}
 
 async function start() {
   $("token-form").addEventListener("submit", async (event) => {
@@ -30,7 +39,7 @@ async function start() {
     event.preventDefault();
     location.hash = $("repo-input").value.trim();
   });
-  window.addEventListener("hashchange", () => (routing = routing.then(route)));
+  window.addEventListener("hashchange", () => then(route));
   const error = new URLSearchParams(location.search).get("error");
   if (error) $("signin-error").textContent = error;
   if (await auth.restore()) await signedIn();
@@ -39,9 +48,11 @@ async function start() {
 
 /** Back to the sign-in panel, with nothing of the last person left on the page. */
 async function signOut(reason) {
+  clearTimeout(refreshTimer);
   editor?.drop();
   live?.close();
-  live = editor = null;
+  api?.close();
+  live = editor = api = null;
   await auth.signOut();
   for (const id of ["feed", "presence", "issues", "network-rows", "repo-choices"]) $(id).replaceChildren();
   $("project-status").textContent = "";
@@ -59,12 +70,17 @@ async function signedIn() {
   $("signin").hidden = true;
   $("workspace").hidden = $("network").hidden = $("whoami").hidden = $("sign-out").hidden = false;
   $("whoami").textContent = `${auth.login}${auth.kind === "session" ? "" : " (token)"}`;
+  api = new GitHubApi(auth, $("network-rows"));
   live = new Live(
     auth,
     { feed: $("feed"), presence: $("presence"), status: $("project-status"), connection: $("connection") },
     {
       onEvent: changed,
-      onConnect: () => editor?.reopen(),
+      // After a reconnect: back into the project, then the issue, behind any route change.
+      onConnect: () => {
+        const [here, open] = [live, editor];
+        then(async () => (await here.rejoin()) && here === live && open.reopen());
+      },
       onSignedOut: (reason) => signOut(reason),
       onProjectLeft: () => {
         editor?.drop();
@@ -85,15 +101,15 @@ async function signedIn() {
     close: $("close-issue"),
     holders: { title: $("holder-title"), body: $("holder-body"), labels: $("holder-labels") },
   }, api);
-  await api.get("/user").catch(() => null);
-  suggestRepositories();
-  await new Promise((resolve) => (live.socket.connected ? resolve() : live.socket.once("connect", resolve)));
-  routing = routing.then(route);
+  api.get("/user").catch(() => null);
+  suggestRepositories(api);
+  then(route);
 }
 
-async function suggestRepositories() {
+async function suggestRepositories(reader) {
   try {
-    const repos = await api.get("/user/repos?per_page=50&sort=updated");
+    const repos = await reader.get("/user/repos?per_page=50&sort=updated");
+    if (reader !== api) return;
     $("repo-choices").replaceChildren(...repos.map((repo) => Object.assign(document.createElement("option"), { value: repo.full_name })));
   } catch {
     // Typing the name works without suggestions.
@@ -102,34 +118,45 @@ async function suggestRepositories() {
 
 /** Shows what the address names: a repository, and maybe one of its issues. */
 async function route() {
-  if (!live) return;
+  const [here, open] = [live, editor];
+  if (!here) return;
+  await here.connecting;
   const [owner, name, number] = location.hash.slice(1).split("/");
-  if (!owner || !name) return;
+  if (!owner || !name || here !== live) return;
   const repo = `${owner}/${name}`;
   $("repo-input").value = repo;
-  try {
-    const previous = live.repo;
-    if (previous?.toLowerCase() !== repo.toLowerCase()) {
-      await live.join(repo); // refused: the project shown stays as it was
-      await editor.close();
-      if (previous && previous.toLowerCase() !== live.repo.toLowerCase()) live.leave(previous);
-      await loadIssues();
+  const previous = here.repo;
+  if (previous?.toLowerCase() !== repo.toLowerCase()) {
+    try {
+      await here.join(repo); // refused: the project shown stays as it was
+    } catch (error) {
+      if (here === live) here.status(`${error.message}.${here.repo ? ` Still in ${here.repo}.` : ""}`);
+      return;
     }
-    const wanted = Number(number);
-    if (!wanted) return editor.close();
-    if (editor.current?.number !== wanted) await editor.open(live.repo, wanted);
+    await open.close();
+    if (previous && previous.toLowerCase() !== here.repo.toLowerCase()) await here.leave(previous);
+    if (here !== live) return;
+    await loadIssues();
+  }
+  const wanted = Number(number);
+  if (!wanted) return open.close();
+  if (open.current?.number === wanted) return;
+  try {
+    await open.open(here.repo, wanted);
   } catch (error) {
-    $("project-status").textContent = `${error.message}.${live.repo ? ` Still in ${live.repo}.` : ""}`;
+    if (here === live) here.status(`#${wanted}: ${error.message}`);
   }
 }
 
 async function loadIssues() {
-  const repo = live.repo;
-  const issues = await api.get(`/repos/${repo}/issues?state=open&per_page=50`).catch((error) => {
-    $("project-status").textContent = `Issues could not be read: ${error.message}`;
+  const [here, reader] = [live, api];
+  const repo = here?.repo;
+  if (!repo) return;
+  const issues = await reader.get(`/repos/${repo}/issues?state=open&per_page=50`).catch((error) => {
+    if (here === live) here.status(`Issues could not be read: ${error.message}`);
     return [];
   });
-  if (live.repo !== repo) return;
+  if (here !== live || here.repo !== repo) return;
   $("issues").replaceChildren(
     ...issues.map((issue) => {
       const item = document.createElement("li");
