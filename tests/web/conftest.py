@@ -176,9 +176,9 @@ def fake_github() -> FakeGitHub:
 
 
 @asynccontextmanager
-async def running_dashboard(redis_url: str | None) -> AsyncIterator[Dashboard]:
+async def running_dashboard(redis_url: str | None, **environ: str) -> AsyncIterator[Dashboard]:
     """`hubbub dev` on the embedded store (`redis_url` None) or on a Redis, whatever the
-    environment or a `.env` say, and a headless chromium."""
+    environment or a `.env` say, with `environ` for its settings, and a headless chromium."""
     executable = chromium()
     from playwright.async_api import async_playwright, expect
 
@@ -199,6 +199,7 @@ async def running_dashboard(redis_url: str | None) -> AsyncIterator[Dashboard]:
             **({} if redis_url else {"REDIS_URL": ""}),
             UPSTASH_REDIS_REST_URL="",
             UPSTASH_REDIS_REST_TOKEN="",
+            **environ,
         )
         stack.callback(machine.stop)
         await machine.start()

@@ -8,7 +8,14 @@ import asyncio
 from playwright.async_api import expect
 
 from tests.fakes.waiting import wait_until_true
-from tests.web.conftest import TOKEN_ALICE, TOKEN_BOB, TOKEN_CAROL, Dashboard, Person
+from tests.web.conftest import (
+    TOKEN_ALICE,
+    TOKEN_BOB,
+    TOKEN_CAROL,
+    Dashboard,
+    Person,
+    running_dashboard,
+)
 
 ALICE_WORDS = "Alice: it fails on Safari 17.4 too.\n"
 BOB_WORDS = "Bob: reproduced on macOS 15.\n"
@@ -298,3 +305,27 @@ async def test_typing_faster_than_the_edit_budget_still_arrives_whole(
     await bob.page.keyboard.type("END")
     body = await same_text([alice, bob], "body", burst + "END")
     assert body == burst + "END"
+
+
+async def test_a_session_about_to_expire_is_renewed_and_the_page_stays_live() -> None:
+    """The server warns a socket 60 s before its session token expires; with 62 s tokens
+    the page hears it at once, renews through the refresh cookie and hands the socket the
+    new token, again and again, without leaving the room."""
+    async with running_dashboard(None, HUBBUB_SESSION_TTL_S="62") as dashboard:
+        dashboard.github.sign_in("alice")
+        alice = await dashboard.person("alice")
+        await alice.page.goto(dashboard.url + "/")
+        await alice.find("#oauth-login").click()
+        await alice.open_repo("octo/hello")
+        tokens: set[str] = set()
+
+        async def renewed_twice() -> bool:
+            cookies = await alice.context.cookies()
+            tokens.update(c["value"] for c in cookies if c["name"] == "hubbub_session")
+            return len(tokens) >= 3
+
+        await wait_until_true(renewed_twice, timeout=15)
+        await expect(alice.find("#connection")).to_have_text("live")
+        await expect(alice.find("#project-status")).to_have_text("octo/hello: you can edit here.")
+        await dashboard.deliver_issue_event(1, "edited", "Login fails on Safari")
+        await expect(alice.find('#feed li[data-type="github.issues"]')).to_contain_text("#1")
