@@ -10,7 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+)
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -65,7 +71,12 @@ def demo_routes(settings: Settings, directory: Path = WEB_DIST) -> list[BaseRout
             return HTMLResponse(_NOT_BUILT, status_code=503, headers=_HEADERS)
         return FileResponse(page, headers=_HEADERS)
 
+    async def config(request: Request) -> Response:
+        # What the page cannot learn otherwise without starting a sign-in.
+        return JSONResponse({"github_sign_in": settings.oauth_enabled}, headers=_HEADERS)
+
     return [
         Route("/", index, methods=["GET", "HEAD"]),
+        Route("/demo/config.json", config, methods=["GET"]),
         Mount("/demo", app=_Assets(directory)),
     ]

@@ -61,3 +61,13 @@ async def test_an_unbuilt_page_says_how_to_build_it(tmp_path: Path) -> None:
     assert page.status_code == 503
     assert "make web" in page.text
     assert script.status_code == 404
+
+
+async def test_the_page_learns_whether_github_sign_in_is_set_up(tmp_path: Path) -> None:
+    settings = make_gateway().settings.replace(demo_page=True)
+    for configured in (settings, settings.replace(github_client_id="Iv1.x")):
+        app = Starlette(routes=demo_routes(configured, built(tmp_path)))
+        async with client_for(app) as client:
+            answer = await client.get("/demo/config.json")
+        assert answer.json() == {"github_sign_in": configured.oauth_enabled}
+    assert not settings.oauth_enabled

@@ -62,6 +62,13 @@ async function signOut(reason) {
 }
 
 function showSignIn() {
+  fetch("/demo/config.json")
+    .then((response) => response.json())
+    .then(({ github_sign_in: enabled }) => {
+      $("oauth-login").hidden = !enabled;
+      $("oauth-off").hidden = enabled;
+    })
+    .catch(() => {});
   $("signin").hidden = false;
   $("workspace").hidden = $("network").hidden = $("whoami").hidden = $("sign-out").hidden = true;
 }
