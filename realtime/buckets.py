@@ -11,6 +11,8 @@ import time
 
 
 class TokenBucket:
+    __slots__ = ("burst", "rate", "tokens", "updated")
+
     def __init__(self, rate_per_s: float, burst: int) -> None:
         self.rate = rate_per_s
         self.burst = burst

@@ -16,13 +16,13 @@ from shared.config import Settings
 from shared.identity import Identity
 
 
-@dataclass
+@dataclass(slots=True)
 class Project:
     id: int
     full_name: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Member:
     sid: str
     identity: Identity

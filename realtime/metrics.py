@@ -26,6 +26,11 @@ class SendCounts(Collector):
         family.add_metric(["direct"], self.manager.direct_sends)
         family.add_metric(["queued"], self.manager.queued_sends)
         yield family
+        yield CounterMetricFamily(
+            "hubbub_realtime_unicast_direct_sends",
+            "Packets for one socket (acks, replies) written directly instead of queued",
+            value=self.manager.direct_unicasts,
+        )
 
 
 class RealtimeMetrics:

@@ -21,9 +21,16 @@ from tests.realtime.conftest import TOKEN_C, Client, Live, LiveFactory, RunJs
 SENDS = re.compile(r'hubbub_realtime_broadcast_sends_total\{path="(\w+)"\} (\d+)')
 
 
+UNICASTS = re.compile(r"^hubbub_realtime_unicast_direct_sends_total (\S+)$", re.MULTILINE)
+
+
 async def sends(live: Live) -> dict[str, int]:
+    """Broadcast packets by path, and (`unicast`) packets for one socket written directly."""
     metrics = (await live.http.get("/metrics")).text
-    return {path: int(float(count)) for path, count in SENDS.findall(metrics)}
+    counts = {path: int(float(count)) for path, count in SENDS.findall(metrics)}
+    found = UNICASTS.search(metrics)
+    assert found is not None, "no unicast counter in /metrics"
+    return {**counts, "unicast": int(float(found.group(1)))}
 
 
 async def joined(live: Live, *tokens: str) -> list[Client]:
@@ -41,6 +48,9 @@ async def test_on_the_pinned_stack_broadcasts_are_written_directly(live: Live) -
         assert [e["id"] for e in client.received("github_event")] == sent
     counts = await sends(live)
     assert counts["direct"] >= 10, counts  # most of the 15 deliveries
+    # The joins' acks went the same way: the writer keeps no packet (a join's ack holds
+    # the roster) until the next one.
+    assert counts["unicast"] >= 3, counts
 
 
 async def test_a_broadcast_with_binary_attachments_is_written_directly_too(live: Live) -> None:
@@ -78,6 +88,7 @@ async def test_every_send_falls_back_with_the_same_delivery(
         assert [e["id"] for e in client.received("github_event")] == sent
     counts = await sends(live)
     assert counts["direct"] == 0 and counts["queued"] >= 10
+    assert counts["unicast"] == 0
 
 
 async def _interleave(live: Live, targets: list[str], count: int) -> None:
