@@ -18,7 +18,7 @@ from pycrdt import Doc, Map, Text
 
 from realtime.drafts.document import Draft
 from tests.proxy.conftest import TOKEN_B
-from tests.realtime.conftest import Live, RunJs
+from tests.realtime.conftest import Client, JsClient, Live, RunJs
 from tests.realtime.editors import REPO, op
 
 PEERS = [101, 202, 303]
@@ -125,23 +125,23 @@ async def test_yjs_and_pycrdt_make_the_same_document_from_the_same_edits(
     assert await back.expect("json") == ours
 
 
-async def test_a_node_yjs_editor_and_a_python_client_edit_one_draft(
-    run_js: RunJs, live: Live
-) -> None:
+async def python_and_node_editors(
+    run_js: RunJs, live: Live, **config: str
+) -> tuple[Client, JsClient]:
+    """Bob with #1 open as a JSON client, and tests/js/draft_client.mjs (as Bob too) as a
+    Yjs editor of it with `config`, running until the body holds "from python"."""
     bob = await live.connect(TOKEN_B)
     await bob.call("join_project", {"repo": REPO})
     await bob.call("open_issue", {"repo": REPO, "number": 1})
-    js = await run_js(
-        {
-            "url": live.url,
-            "token": TOKEN_B,
-            "repo": REPO,
-            "number": 1,
-            "insert": "from node; ",
-            "until": "from python",
-        },
-        "draft_client.mjs",
-    )
+    settings = {"url": live.url, "token": TOKEN_B, "repo": REPO, "number": 1}
+    js = await run_js({**settings, **config, "until": "from python"}, "draft_client.mjs")
+    return bob, js
+
+
+async def test_a_node_yjs_editor_and_a_python_client_edit_one_draft(
+    run_js: RunJs, live: Live
+) -> None:
+    bob, js = await python_and_node_editors(run_js, live, insert="from node; ")
     opened = await js.expect("opened")
     assert opened["title"] == "First"
     seen = await bob.wait_for("draft_changed", lambda d: "from node; " in d["body"])
@@ -158,20 +158,7 @@ async def test_what_a_yjs_editor_wrote_offline_reaches_the_draft_through_its_ste
     """A browser that kept typing while disconnected sends it in its answer to the
     server's step 1 (the open's `sync_step1`): that answer must be a y-sync message the
     server takes, or the offline text never leaves the browser."""
-    bob = await live.connect(TOKEN_B)
-    await bob.call("join_project", {"repo": REPO})
-    await bob.call("open_issue", {"repo": REPO, "number": 1})
-    js = await run_js(
-        {
-            "url": live.url,
-            "token": TOKEN_B,
-            "repo": REPO,
-            "number": 1,
-            "offline": "written offline; ",
-            "until": "from python",
-        },
-        "draft_client.mjs",
-    )
+    bob, js = await python_and_node_editors(run_js, live, offline="written offline; ")
     await js.expect("opened")
     await bob.wait_for("draft_changed", lambda d: d["body"] == "written offline; ")
     end = len("written offline; ")
