@@ -126,10 +126,14 @@ def paused(eio_socket: Any) -> bool:
     return writable is not None and not writable.is_set()
 
 
-def direct_target(eio_socket: Any) -> Any:
-    """The uvicorn connection to write this socket's frames to now, or None (use the queue)."""
+def direct_target(eio_socket: Any, now: float, ping_timeout: float) -> Any:
+    """The uvicorn connection to write this socket's frames to now, or None (use the queue:
+    it also runs engine.io's check of a socket past its ping deadline)."""
     websocket = getattr(eio_socket, "hubbub_websocket", None)
     if websocket is None or not eio_socket.upgraded or eio_socket.closing or eio_socket.closed:
+        return None
+    last_ping = eio_socket.last_ping
+    if last_ping and now - last_ping > ping_timeout:
         return None
     protocol = getattr(websocket.asgi_send, "__self__", None)
     try:
@@ -193,14 +197,10 @@ class Fanout:
             if (
                 self.direct_enabled
                 and eio_socket is not None
-                and not eio_socket.closed
                 and pkt.packet_type == eio_packet.MESSAGE
             ):
-                last_ping = eio_socket.last_ping
-                protocol = direct_target(eio_socket)
-                if protocol is not None and not (
-                    last_ping and time.time() - last_ping > engine.ping_timeout
-                ):
+                protocol = direct_target(eio_socket, time.time(), engine.ping_timeout)
+                if protocol is not None:
                     protocol.transport.write(websocket_frames([pkt]))
                     self.direct_unicasts += 1
                     return
@@ -237,9 +237,8 @@ class Fanout:
             if eio_socket is None or eio_socket.closed:
                 continue
             if frame is not None:
-                last_ping = eio_socket.last_ping
-                protocol = direct_target(eio_socket)
-                if protocol is not None and not (last_ping and now - last_ping > ping_timeout):
+                protocol = direct_target(eio_socket, now, ping_timeout)
+                if protocol is not None:
                     protocol.transport.write(frame)
                     direct += 1
                     continue

@@ -50,7 +50,7 @@ export class Live {
     this.closed = false;
     this.retry = null;
     // Settles at the first connect, or when closed: routes wait for it.
-    this.connecting = new Promise((resolve) => (this.connected = resolve));
+    this.connecting = new Promise((resolve) => (this.settleConnecting = resolve));
     this.socket = io({
       transports: ["websocket"],
       // A function: every reconnect sends a fresh token and the offsets as they are then.
@@ -61,7 +61,7 @@ export class Live {
     });
     this.socket.on("connect", () => {
       this.state("live");
-      this.connected();
+      this.settleConnecting();
       this.hooks.onConnect();
     });
     this.socket.on("disconnect", (reason) => this.disconnected(reason));
@@ -254,7 +254,7 @@ export class Live {
   close() {
     this.closed = true;
     clearTimeout(this.retry);
-    this.connected();
+    this.settleConnecting();
     this.socket.close();
   }
 }
