@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fanout_server import NAME, OWNER, TOKEN  # noqa: E402
-from bench.tools import wait_for_port  # noqa: E402
+from bench.tools import runtime_python, wait_for_port  # noqa: E402
 from tests.fakes.serving import free_port  # noqa: E402
 
 NODE_DIR = ROOT / "bench" / "node"
@@ -165,15 +165,16 @@ def start_github() -> tuple[subprocess.Popen, str]:
     return process, f"http://127.0.0.1:{port}"
 
 
-def start_server(server: str, github_url: str) -> tuple[subprocess.Popen, str, str]:
-    """(process, base URL, bench route prefix) of one server on core 1."""
+def start_server(server: str, github_url: str, python: str) -> tuple[subprocess.Popen, str, str]:
+    """(process, base URL, bench route prefix) of one server on core 1; a Hubbub server
+    runs on `python` (bench/.runtime unless --python says otherwise)."""
     port = free_port()
     if server == "node":
         command = ["node", str(NODE_DIR / "fanout_server.mjs"), str(port)]
         process, prefix = launch(SERVER_CORE, command), ""
     else:
         direct = "1" if server == "hubbub direct" else "0"
-        command = [sys.executable, str(ROOT / "bench/fanout_server.py"), "hubbub", str(port)]
+        command = [python, str(ROOT / "bench/fanout_server.py"), "hubbub", str(port)]
         environ = {"HUBBUB_DIRECT_WRITE": direct}
         process, prefix = launch(SERVER_CORE, [*command, github_url], environ), "/bench"
     wait_for_port(port)
@@ -308,7 +309,7 @@ def profile(server: str, pid: int, args: argparse.Namespace, round_number: int) 
 def run_server(
     server: str, args: argparse.Namespace, github_url: str, rounds_done: int = 0
 ) -> Result:
-    process, url, prefix = start_server(server, github_url)
+    process, url, prefix = start_server(server, github_url, args.python)
     clients = None
     http = httpx.Client(base_url=url + prefix, timeout=30)
     try:
@@ -437,7 +438,7 @@ def median_of(rounds: list[dict[str, Result]], server: str, attribute: str) -> f
 def print_table(rounds: list[dict[str, Result]], args: argparse.Namespace) -> None:
     frame = (
         rounds[0]["node"].report.get("frame_bytes"),
-        rounds[0]["hubbub direct"].report.get("frame_bytes"),
+        rounds[0][args.servers[1]].report.get("frame_bytes"),
     )
     print()
     print(
@@ -449,7 +450,7 @@ def print_table(rounds: list[dict[str, Result]], args: argparse.Namespace) -> No
     print("less idle = CPU per broadcast less the server's idle CPU rate over the same window")
     width = 17
     print(f"{'server':<15}" + "".join(f"{heading:>{width}}" for _, heading, _ in METRICS))
-    for server in SERVERS:
+    for server in args.servers:
         cells = []
         for attribute, _, form in METRICS:
             cell = form.format(median_of(rounds, server, attribute))
@@ -459,7 +460,7 @@ def print_table(rounds: list[dict[str, Result]], args: argparse.Namespace) -> No
         print(f"{server:<15}" + "".join(cells))
     print()
     print("every client got every broadcast, in order, exactly once:")
-    for server in SERVERS:
+    for server in args.servers:
         got = [r[server] for r in rounds]
         ok = all(x.complete for x in got)
         detail = ", ".join(
@@ -469,7 +470,7 @@ def print_table(rounds: list[dict[str, Result]], args: argparse.Namespace) -> No
     print()
     print("per round:")
     for number, r in enumerate(rounds, start=1):
-        for server in SERVERS:
+        for server in args.servers:
             x = r[server]
             rep = x.report
             extra = f"first {x.first:.1f}, clients' CPU {x.client_cpu_ms:.1f} ms/bcast"
@@ -489,7 +490,7 @@ def print_table(rounds: list[dict[str, Result]], args: argparse.Namespace) -> No
             )
     print()
     print("goals (one core, ratio to node; medians of per-round ratios):")
-    for server in SERVERS[1:]:
+    for server in args.servers[1:]:
         for goal in ("cpu", "net_cpu", "steady_p99", "last", "rss"):
             limit = GOALS.get(goal, GOALS["cpu"])
             values = ratios(rounds, server, GOAL_METRICS[goal])
@@ -526,7 +527,21 @@ def main() -> None:
         help="py-spy the Hubbub servers during the broadcasts into DIR (skews their CPU)",
     )
     parser.add_argument("--native", action="store_true", help="--profile with C frames")
+    parser.add_argument(
+        "--servers",
+        default=",".join(SERVERS[1:]),
+        help="the Hubbub servers to run beside node (comma-separated)",
+    )
+    parser.add_argument(
+        "--python",
+        help="the Hubbub servers' Python (default: bench/.runtime, the image's packages only)",
+    )
     args = parser.parse_args()
+    args.servers = ("node", *(name.strip() for name in args.servers.split(",")))
+    unknown = set(args.servers) - set(SERVERS)
+    if unknown:
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}; known: {SERVERS[1:]}")
+    args.python = args.python or runtime_python()
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
     args.warmup = min(args.warmup, args.broadcasts - 1)
@@ -536,7 +551,7 @@ def main() -> None:
     try:
         for number in range(1, args.rounds + 1):
             results = {}
-            for server in SERVERS:
+            for server in args.servers:
                 print(f"round {number}/{args.rounds}: {server} ...", flush=True)
                 results[server] = run_server(server, args, github_url, number)
             rounds.append(results)

@@ -15,7 +15,9 @@ in front of the app by this launcher only, never by the product:
                         n x hub.sio.emit("msg", {seq, ts, pad}, room=<the project room>) on
                         an absolute schedule; ts is CLOCK_MONOTONIC in ms
     GET /bench/report   emit durations, timer lag, GC collections, direct/queued sends
-    GET /bench/memory   the Python heap by file (run with PYTHONTRACEMALLOC=1; diagnosis only)
+    GET /bench/memory?by=filename&limit=40
+                        the Python heap by file or line (run with PYTHONTRACEMALLOC=1;
+                        diagnosis only)
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ sys.path.insert(0, str(ROOT))
 from realtime.app import create_app  # noqa: E402
 from realtime.rooms import project_room  # noqa: E402
 from shared.config import Settings  # noqa: E402
-from tests.fakes.github import FakeGitHub  # noqa: E402
 
 OWNER, NAME = "octo", "hello"
 REPO_ID = 4242
@@ -110,7 +111,7 @@ class BenchRoutes:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.hub = app.other_asgi_app.state.hub
+        self.hub = app.state.hub
         self.room = project_room(REPO_ID)
         self.gc = GcWatch()
         self.report: dict[str, Any] = {"done": False, "sent": 0}
@@ -126,6 +127,7 @@ class BenchRoutes:
             "/bench/start": self.start,
             "/bench/report": self.get_report,
             "/bench/memory": self.memory,
+            "/bench/objects": self.objects,
         }.get(scope["path"])
         if handler is None:
             status, body = 404, {"error": "no such bench route"}
@@ -202,8 +204,41 @@ class BenchRoutes:
         if not tracemalloc.is_tracing():
             return {"tracing": False}
         stats = tracemalloc.take_snapshot().statistics(query.get("by", "filename"))
-        top = [(str(stat.traceback), round(stat.size / 1024), stat.count) for stat in stats[:40]]
+        limit = int(query.get("limit", 40))
+        top = [(str(stat.traceback), round(stat.size / 1024), stat.count) for stat in stats[:limit]]
         return {"tracing": True, "total_kb": round(sum(s.size for s in stats) / 1024), "top": top}
+
+    def objects(self, query: dict[str, str]) -> dict[str, Any]:
+        """Live objects the collector tracks (before /bench/prep freezes them), by type,
+        the most numerous first; with ?owners=Type, the types of the objects that refer
+        to objects of that type (a dict as its first keys)."""
+        everything = gc.get_objects()
+        counts: dict[str, int] = {}
+        for item in everything:
+            name = type(item).__qualname__
+            counts[name] = counts.get(name, 0) + 1
+        owners: dict[str, int] = {}
+        wanted = query.get("owners")
+        if wanted:
+            targets = {id(item) for item in everything if type(item).__qualname__ == wanted}
+            for item in everything:
+                if any(id(referent) in targets for referent in gc.get_referents(item)):
+                    name = type(item).__qualname__
+                    if isinstance(item, dict):
+                        name += ":" + ",".join(sorted(map(str, item))[:4])
+                    owners[name] = owners.get(name, 0) + 1
+        coroutines: dict[str, list[int]] = {}  # qualname: [count, bytes]
+        for item in everything:
+            if type(item).__name__ == "coroutine":
+                entry = coroutines.setdefault(item.cr_code.co_qualname, [0, 0])
+                entry[0] += 1
+                entry[1] += sys.getsizeof(item)
+        top = sorted(counts.items(), key=lambda kv: -kv[1])[: int(query.get("limit", 40))]
+        return {
+            "top": top,
+            "owners": sorted(owners.items(), key=lambda kv: -kv[1])[:20],
+            "coroutines": sorted(coroutines.items(), key=lambda kv: -kv[1][0])[:40],
+        }
 
     def get_report(self, query: dict[str, str]) -> dict[str, Any]:
         self.gc.on = False
@@ -215,17 +250,25 @@ class BenchRoutes:
         }
 
 
-def hubbub_app(github_url: str) -> BenchRoutes:
+def hubbub_app(github_url: str) -> Any:
     environ = {
         **ENVIRONMENT,
         "GITHUB_API_URL": github_url,
         "HUBBUB_DIRECT_WRITE": os.environ.get("HUBBUB_DIRECT_WRITE", "1"),
     }
     settings = Settings.from_env(environ, env_file=None)
-    return BenchRoutes(create_app(settings))
+    app = create_app(settings)
+    # In front of the Starlette app, behind Socket.IO's: a websocket's call chain, kept
+    # for its lifetime, stays the product's.
+    app.other_asgi_app = BenchRoutes(app.other_asgi_app)
+    return app
 
 
-def fake_github(origin: str) -> FakeGitHub:
+def fake_github(origin: str) -> Any:
+    """Imported here: the Hubbub server runs on the image's packages (bench/.runtime),
+    which the test fakes are not part of."""
+    from tests.fakes.github import FakeGitHub
+
     github = FakeGitHub(public_origin=origin)
     github.add_user(TOKEN, "fanout")
     github.add_repo(OWNER, NAME, repo_id=REPO_ID)

@@ -92,3 +92,27 @@ def stop(*processes: subprocess.Popen[bytes] | None) -> None:
         if process is not None:
             process.terminate()
             process.wait()
+
+
+RUNTIME = ROOT / "bench" / ".runtime"
+
+
+def runtime_python() -> str:
+    """A Python with only what `pip install .` (the Docker image) installs, made in
+    bench/.runtime from requirements.txt on first use.
+
+    The dev environment holds the test and bench packages, and several of the servers'
+    own dependencies import what they find: engine.io imports aiohttp and requests, httpx
+    imports rich and pygments for its command line. A server measured for memory in the
+    dev environment carries ~16 MB that no deployment loads."""
+    python = RUNTIME / "bin" / "python"
+    stamp = RUNTIME / ".installed"
+    requirements = ROOT / "requirements.txt"
+    if stamp.exists() and stamp.stat().st_mtime >= requirements.stat().st_mtime:
+        return str(python)
+    print("making bench/.runtime from requirements.txt ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(RUNTIME)], check=True)
+    install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*install, "-r", str(requirements)], check=True)
+    stamp.touch()
+    return str(python)

@@ -92,6 +92,7 @@ class Connections:
         hub.sockets_of[identity.limit_key] += 1
         metrics.connects.labels("accepted").inc()
         metrics.sockets.set(len(hub.members))
+        forget_request_headers(environ)
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         hub = self.hub
@@ -150,3 +151,16 @@ def _offsets(raw: Any) -> dict[str, str]:
                 continue
             offsets[repo.lower()] = offset
     return offsets
+
+
+def forget_request_headers(environ: dict[str, Any]) -> None:
+    """Drops the handshake's headers once the connect is accepted. engine.io's environ (and
+    the ASGI scope inside it) lives as long as the socket, in python-socketio and in the
+    frames of engine.io's request handler, and keeps every header twice, about 2 KB a
+    socket; nothing reads them after the connect: engine.io checks CORS and the upgrade
+    before it, and this handler takes the client's address above."""
+    for key in [key for key in environ if key.startswith("HTTP_")]:
+        del environ[key]
+    scope = environ.get("asgi.scope")
+    if isinstance(scope, dict) and "headers" in scope:
+        scope["headers"] = []

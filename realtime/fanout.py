@@ -41,6 +41,8 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import asgi as engineio_asgi
 from socketio import packet as sio_packet
 
+from realtime import lean_socket
+
 log = logging.getLogger("hubbub.realtime")
 
 # Connections a machine's Socket.IO manager publishes over (beside its subscriber's).
@@ -178,6 +180,7 @@ class Fanout:
         if reason is None:
             self.direct_enabled = True
             self._direct_unicasts(engine)
+            lean_socket.adopt(engine)
             log.info("room broadcasts write websocket frames directly")
         else:
             self.direct_enabled = False

@@ -1,0 +1,169 @@
+"""engine.io's websocket socket, keeping less for each of a thousand idle connections.
+
+An idle engine.io socket on a websocket holds five tasks: the ASGI connection's, one
+that waits for the next frame (wrapped once more by `wait_for`), the writer, one more
+that waits on the writer's queue (`wait_for` again) and one that sleeps until the next
+ping. Each task is a coroutine chain, a future, a context copy and a timer: about a
+kilobyte apiece, for sockets that spend most of their lives waiting. The handshake's
+request and response also stay on uvicorn's connection after the accept has been sent.
+Together that is most of the distance between a connected Hubbub socket and a Node
+socket.io one (README, Performance (f)).
+
+`LeanSocket` does the same work with two tasks and one timer:
+
+- the connection's own task reads frames inside `asyncio.timeout` (Python 3.11), where
+  engine.io starts a task per socket for `wait_for`, with the same deadline (ping
+  interval + ping timeout) and the same ending on any error;
+- the writer waits on its queue without a deadline. Engine.io's deadline there ends a
+  writer that saw nothing for that long; a ping is queued every ping interval, so only
+  a socket that is already closing can get there, and the reader's own deadline and
+  engine.io's ping check close that one as before;
+- the next ping is a `call_later` timer instead of a sleeping task, and queues the same
+  PING packet;
+- once the accept has gone out, uvicorn's connection lets go of the handshake's request
+  and response (sansio implementation: nothing reads them after the accept);
+- both of the socket's queues, engine.io's outgoing and uvicorn's incoming, are
+  `SocketQueue`s (realtime/socket_queue.py), a third of an `asyncio.Queue`.
+
+It is used only for sockets that connect over a websocket directly (Hubbub's only
+transport) on the versions in `realtime.fanout.SUPPORTED`, under the same switch as the
+direct write (`HUBBUB_DIRECT_WRITE`); a long-polling upgrade keeps engine.io's handler.
+The class of the socket engine.io has just made is swapped in `adopt`, before engine.io
+schedules its first ping: engine.io has no setting for its socket class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from engineio import exceptions as eio_exceptions
+from engineio import packet as eio_packet
+from engineio.async_socket import AsyncSocket
+
+from realtime.socket_queue import SocketQueue
+
+
+class LeanSocket(AsyncSocket):
+    """See the module docstring. Everything not overridden is engine.io's."""
+
+    ping_timer: asyncio.TimerHandle | None = None
+
+    def schedule_ping(self) -> None:
+        # Only after the previous ping was answered, as engine.io does.
+        if self.last_ping:
+            self.last_ping = None
+            loop = asyncio.get_running_loop()
+            self.ping_timer = loop.call_later(self.server.ping_interval, self._ping)
+
+    def _ping(self) -> None:
+        self.ping_timer = None
+        if not self.closing and not self.closed:
+            self.last_ping = time.time()
+            # What engine.io's `send` does once its ping check passes (it cannot fail
+            # here: the deadline starts now); the queue is unbounded.
+            self.queue.put_nowait(eio_packet.Packet(eio_packet.PING))
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        if self.connected:
+            # An upgrade from long-polling, which Hubbub does not offer: engine.io's own.
+            return await super()._websocket_handler(ws)
+        self.connected = True
+        self.upgraded = True
+        lighten_connection(ws)
+        writer = asyncio.ensure_future(self._write(ws))
+        deadline = self.server.ping_interval + self.server.ping_timeout
+        largest = self.server.max_http_buffer_size
+        while True:
+            try:
+                async with asyncio.timeout(deadline):
+                    data = await ws.wait()
+                if data and len(data) > largest:
+                    break  # engine.io ends the connection on a message over the limit
+            except (asyncio.CancelledError, Exception):
+                # As engine.io: a closed connection, a deadline passed, or this task
+                # cancelled all end the socket the same way, below.
+                break
+            if data is None:
+                break
+            try:
+                await self.receive(eio_packet.Packet(encoded_packet=data))
+            except eio_exceptions.UnknownPacketError:
+                pass
+            except eio_exceptions.SocketIsClosedError:
+                break
+            except Exception:
+                self.server.logger.exception("Unknown receive error")
+        await self.queue.put(None)  # the writer's signal to stop
+        await writer
+        if self.ping_timer is not None:
+            self.ping_timer.cancel()
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    async def _write(self, ws: Any) -> None:
+        """engine.io's writer without its per-wait task: everything queued, in order,
+        until the None that ends it; it keeps no packet between sends."""
+        queue = self.queue
+        while True:
+            packets = [await queue.get()]
+            queue.task_done()
+            while not queue.empty():
+                packets.append(queue.get_nowait())
+                queue.task_done()
+            end = None in packets
+            try:
+                for item in packets:
+                    if item is None:
+                        break
+                    await ws.send(item.encode())
+            except Exception:
+                break
+            finally:
+                del packets
+            if end:
+                break
+        await ws.close()
+
+
+def lighten_connection(ws: Any) -> None:
+    """What uvicorn's sansio connection keeps for its lifetime and need not: the
+    handshake's request and response (two header sets, ~4 KB), which nothing reads once
+    the accept is sent, and an `asyncio.Queue` for incoming messages, which becomes a
+    `SocketQueue` with the same messages in the same order. Nothing waits on that queue
+    now (this runs in the app, before its first `receive`), and nothing can put between
+    the moves: they do not await."""
+    protocol = getattr(getattr(ws, "asgi_send", None), "__self__", None)
+    if not getattr(protocol, "handshake_complete", False) or not hasattr(protocol, "response"):
+        return
+    protocol.request = None
+    protocol.response = None
+    incoming = getattr(protocol, "queue", None)
+    if type(incoming) is asyncio.Queue and not incoming._getters:
+        lighter = SocketQueue()
+        while not incoming.empty():
+            lighter.put_nowait(incoming.get_nowait())
+        protocol.queue = lighter
+
+
+def adopt(engine: Any) -> None:
+    """Gives every new socket a `SocketQueue`, through engine.io's `create_queue` hook, and
+    makes every socket that connects over a websocket a LeanSocket, in engine.io's connect
+    event: after engine.io made the socket, before it schedules the first ping."""
+    stock_queue = engine.create_queue
+
+    def create_queue(*args: Any, **kwargs: Any) -> Any:
+        return stock_queue(*args, **kwargs) if args or kwargs else SocketQueue()
+
+    engine.create_queue = create_queue
+    connect = engine.handlers["connect"]
+
+    async def lean_connect(eio_sid: str, environ: dict[str, Any], *args: Any) -> Any:
+        eio_socket = engine.sockets.get(eio_sid)
+        if type(eio_socket) is AsyncSocket and environ.get("HTTP_UPGRADE", "").lower() == (
+            "websocket"
+        ):
+            eio_socket.__class__ = LeanSocket
+        return await connect(eio_sid, environ, *args)
+
+    engine.handlers["connect"] = lean_connect
