@@ -153,13 +153,17 @@ def _offsets(raw: Any) -> dict[str, str]:
     return offsets
 
 
+# What `Connections.connect` reads, and a second connect on one connection reads again.
+_KEPT = frozenset({"HTTP_X_FORWARDED_FOR"})
+
+
 def forget_request_headers(environ: dict[str, Any]) -> None:
     """Drops the handshake's headers once the connect is accepted. engine.io's environ (and
     the ASGI scope inside it) lives as long as the socket, in python-socketio and in the
     frames of engine.io's request handler, and keeps every header twice, about 2 KB a
-    socket; nothing reads them after the connect: engine.io checks CORS and the upgrade
-    before it, and this handler takes the client's address above."""
-    for key in [key for key in environ if key.startswith("HTTP_")]:
+    socket. engine.io checks CORS and the upgrade before the connect; what a later
+    connect on the same connection reads (after a namespace disconnect) is kept."""
+    for key in [key for key in environ if key.startswith("HTTP_") and key not in _KEPT]:
         del environ[key]
     scope = environ.get("asgi.scope")
     if isinstance(scope, dict) and "headers" in scope:

@@ -9,15 +9,13 @@ request and response also stay on uvicorn's connection after the accept has been
 Together that is most of the distance between a connected Hubbub socket and a Node
 socket.io one (README, Performance (f)).
 
-`LeanSocket` does the same work with two tasks and one timer:
+`LeanSocket` does the same work with two tasks, their deadlines and one ping timer:
 
 - the connection's own task reads frames inside `asyncio.timeout` (Python 3.11), where
   engine.io starts a task per socket for `wait_for`, with the same deadline (ping
   interval + ping timeout) and the same ending on any error;
-- the writer waits on its queue without a deadline. Engine.io's deadline there ends a
-  writer that saw nothing for that long; a ping is queued every ping interval, so only
-  a socket that is already closing can get there, and the reader's own deadline and
-  engine.io's ping check close that one as before;
+- the writer waits on its queue inside `asyncio.timeout` too, where engine.io's `poll`
+  starts another task for `wait_for`;
 - the next ping is a `call_later` timer instead of a sleeping task, and queues the same
   PING packet;
 - once the accept has gone out, uvicorn's connection lets go of the handshake's request
@@ -73,13 +71,12 @@ class LeanSocket(AsyncSocket):
         self.upgraded = True
         lighten_connection(ws)
         writer = asyncio.ensure_future(self._write(ws))
-        deadline = self.server.ping_interval + self.server.ping_timeout
-        largest = self.server.max_http_buffer_size
+        server = self.server
         while True:
             try:
-                async with asyncio.timeout(deadline):
+                async with asyncio.timeout(server.ping_interval + server.ping_timeout):
                     data = await ws.wait()
-                if data and len(data) > largest:
+                if data and len(data) > server.max_http_buffer_size:
                     break  # engine.io ends the connection on a message over the limit
             except (asyncio.CancelledError, Exception):
                 # As engine.io: a closed connection, a deadline passed, or this task
@@ -94,33 +91,38 @@ class LeanSocket(AsyncSocket):
             except eio_exceptions.SocketIsClosedError:
                 break
             except Exception:
-                self.server.logger.exception("Unknown receive error")
+                server.logger.exception("Unknown receive error")
         await self.queue.put(None)  # the writer's signal to stop
         await writer
         if self.ping_timer is not None:
             self.ping_timer.cancel()
-        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+        await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
 
     async def _write(self, ws: Any) -> None:
         """engine.io's writer without its per-wait task: everything queued, in order,
-        until the None that ends it; it keeps no packet between sends."""
+        until the None that ends it; it keeps no packet between sends. As engine.io's,
+        it ends when nothing came for the reader's deadline (a live socket gets a ping
+        every ping interval, so only a closed socket whose client still talks gets
+        there: this is what closes its connection), when a send fails, or when it is
+        cancelled; then it closes the websocket, and the reader's cleanup goes on."""
         queue = self.queue
+        server = self.server
         while True:
-            packets = [await queue.get()]
-            queue.task_done()
-            while not queue.empty():
-                packets.append(queue.get_nowait())
-                queue.task_done()
-            end = None in packets
             try:
+                async with asyncio.timeout(server.ping_interval + server.ping_timeout):
+                    packets = [await queue.get()]
+                queue.task_done()
+                while not queue.empty():
+                    packets.append(queue.get_nowait())
+                    queue.task_done()
+                end = None in packets
                 for item in packets:
                     if item is None:
                         break
                     await ws.send(item.encode())
-            except Exception:
-                break
-            finally:
                 del packets
+            except (asyncio.CancelledError, Exception):
+                break
             if end:
                 break
         await ws.close()

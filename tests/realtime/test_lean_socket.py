@@ -7,6 +7,7 @@ a closed connection leaves nothing behind. What it saves is measured in bench/fa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ import pytest
 import websockets
 from engineio.async_socket import AsyncSocket
 
+from realtime.connections import forget_request_headers
 from realtime.lean_socket import LeanSocket
 from realtime.socket_queue import SocketQueue
 from tests.fakes.waiting import wait_until
@@ -120,6 +122,41 @@ async def test_pings_keep_an_answering_client_and_drop_a_silent_one(either: Live
                     await silent.recv()
 
 
+async def test_a_client_that_talks_but_never_answers_a_ping_is_closed(either: Live) -> None:
+    """engine.io's ping check ends the socket; the writer's deadline then closes the
+    connection, though the client's own messages keep the reader's deadline away."""
+    live = either
+    engine = live.hub.sio.eio
+    engine.ping_interval, engine.ping_timeout = 0.2, 0.4
+    async with raw_socket(live, TOKEN_A) as ws:
+        alice = sid_of(live, "alice")
+        with pytest.raises(websockets.ConnectionClosed):
+            async with asyncio.timeout(15):
+                while True:
+                    await ws.send("6")  # engine.io's NOOP
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(0.1):
+                            await ws.recv()
+        assert alice not in live.hub.members
+
+
+async def test_the_server_closing_a_socket_waits_for_its_queue_and_tells_the_client(
+    either: Live,
+) -> None:
+    live = either
+    async with raw_socket(live, TOKEN_A) as ws:
+        [eio_sid] = live.hub.sio.eio.sockets
+        await live.hub.sio.emit("last", {"n": 1}, to=sid_of(live, "alice"))
+        async with asyncio.timeout(10):
+            # close(wait=True): returns once the writer has taken everything queued.
+            await live.hub.sio.eio.disconnect(eio_sid)
+            received = [await ws.recv()]
+            while received[-1] != "1":  # engine.io's CLOSE packet: the client closes
+                received.append(await ws.recv())
+        assert received == ['42["last",{"n":1}]', "1"]
+    await wait_until(lambda: not live.hub.members and not live.hub.sio.eio.sockets)
+
+
 @pytest.mark.parametrize("direct_write", [True, False], ids=["lean", "stock"])
 async def test_a_message_over_the_limit_ends_the_connection(
     make_live: LiveFactory, direct_write: bool
@@ -143,3 +180,20 @@ async def test_a_closed_connection_leaves_no_task_and_no_timer(live: Live) -> No
     await wait_until(lambda: not live.hub.members and not live.hub.sio.eio.sockets)
     await wait_until(lambda: (task_kinds() - before)["LeanSocket._write"] == 0)
     assert timer.cancelled()
+
+
+def test_after_the_connect_only_the_headers_a_later_connect_reads_are_kept() -> None:
+    scope = {"type": "websocket", "headers": [(b"user-agent", b"x")], "client": ("10.0.0.1", 1)}
+    environ = {
+        "HTTP_USER_AGENT": "x",
+        "HTTP_X_FORWARDED_FOR": "203.0.113.9",
+        "REQUEST_METHOD": "GET",
+        "asgi.scope": scope,
+    }
+    forget_request_headers(environ)
+    assert environ == {
+        "HTTP_X_FORWARDED_FOR": "203.0.113.9",
+        "REQUEST_METHOD": "GET",
+        "asgi.scope": scope,
+    }
+    assert scope["headers"] == [] and scope["client"] == ("10.0.0.1", 1)
