@@ -13,7 +13,11 @@ absolute 200 ms schedule (5/s). Each round runs three servers one after another:
   socket joined to the room on connection, `io.to(room).emit`;
 * hubbub direct: the persistent app (`realtime.app.create_app`, embedded store) under
   uvicorn as `hubbub serve` runs it, HUBBUB_DIRECT_WRITE=1 (realtime/fanout.py writes the
-  frame to each idle socket); clients sign in with a fake GitHub's token and
+  frame to each idle socket; each socket is a realtime/lean_socket.py LeanSocket), on
+  bench/.runtime: a virtualenv made from requirements.txt on the first run, with the
+  packages the Docker image installs and none of the test extras, some of which the
+  server's libraries import when present (--python picks another interpreter);
+  clients sign in with a fake GitHub's token and
   `join_project {repo: "octo/hello"}`; `hub.sio.emit("msg", ..., room=<project room>)`;
 * hubbub queued: the same with HUBBUB_DIRECT_WRITE=0 (every send through engine.io's
   queue).
@@ -34,7 +38,8 @@ in order. Ratios are to Node in the same round; the table shows medians over rou
 IDLE_S just before, times the window): the Hubbub app spends CPU with nothing to send
 (embedded-store polls, the 1 s socket watch, keepalive pings), Node next to none.
 --profile DIR records the Hubbub servers with py-spy during the broadcasts (diagnosis only:
-it skews that run); --json PATH keeps every round's figures.
+it skews that run); --json PATH keeps every round's figures; --servers "hubbub direct"
+runs Node and that server only.
 
 Goals (one core, Hubbub's fast path, ratio to Node): CPU per broadcast <= 1.0x,
 steady-state p99 <= 1.3x, last-recipient latency <= 1.2x, RSS <= 1.1x.

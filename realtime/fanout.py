@@ -25,6 +25,8 @@ queue (`_getters`) and uvicorn's protocol. It was written against the versions i
 `SUPPORTED` and is switched off, with one log line saying why, on any other version, by
 `HUBBUB_DIRECT_WRITE=0`, or per send when any attribute is not what it expects. Every
 send that is not direct is a normal engine.io send: correctness never depends on it.
+Under the same check and switch, each socket is also the leaner engine.io socket of
+realtime/lean_socket.py.
 """
 
 from __future__ import annotations
