@@ -19,8 +19,8 @@ absolute 200 ms schedule (5/s). Each round runs three servers one after another:
   server's libraries import when present (--python picks another interpreter);
   clients sign in with a fake GitHub's token and
   `join_project {repo: "octo/hello"}`; `hub.sio.emit("msg", ..., room=<project room>)`;
-* hubbub queued: the same with HUBBUB_DIRECT_WRITE=0 (every send through engine.io's
-  queue).
+* hubbub queued: the same with HUBBUB_DIRECT_WRITE=0 (engine.io's own socket, every send
+  through its queue).
 
 Both Python servers freeze the GC once the clients are in (the app's lifespan already
 froze it at start-up), as the probe's best configuration does; bench/fanout_server.py

@@ -6,8 +6,10 @@
 The Hubbub app is `realtime.app.create_app` on the embedded store (one process, so the
 in-process FanoutManager), served by uvicorn as `hubbub serve` serves it: `ws="auto"`
 (websockets-sansio), no per-message deflate, uvloop and httptools. `HUBBUB_DIRECT_WRITE`
-(1 or 0) in the environment picks the broadcast path. The bench routes below are mounted
-in front of the app by this launcher only, never by the product:
+(1 or 0) in the environment picks the broadcast path and the socket (lean or engine.io's
+own). The bench routes below are mounted by this launcher only, never by the product,
+behind Socket.IO's ASGI app and in front of the Starlette one: a websocket's call chain,
+kept for its lifetime, stays the product's.
 
     GET /bench/count    members of the project room, background tasks, packets queued
     GET /bench/prep     gc.collect() + gc.freeze() now that the clients are connected
@@ -18,6 +20,9 @@ in front of the app by this launcher only, never by the product:
     GET /bench/memory?by=filename&limit=40
                         the Python heap by file or line (run with PYTHONTRACEMALLOC=1;
                         diagnosis only)
+    GET /bench/objects?owners=Type
+                        live objects by type (before /bench/prep freezes them), what refers
+                        to those of one type, coroutines by name (diagnosis only)
 """
 
 from __future__ import annotations
@@ -107,7 +112,8 @@ class GcWatch:
 
 
 class BenchRoutes:
-    """The bench-only HTTP routes, in front of the app (see the module docstring)."""
+    """The bench-only HTTP routes, in front of the Starlette app (see the module
+    docstring)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -258,8 +264,6 @@ def hubbub_app(github_url: str) -> Any:
     }
     settings = Settings.from_env(environ, env_file=None)
     app = create_app(settings)
-    # In front of the Starlette app, behind Socket.IO's: a websocket's call chain, kept
-    # for its lifetime, stays the product's.
     app.other_asgi_app = BenchRoutes(app.other_asgi_app)
     return app
 

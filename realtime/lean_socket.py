@@ -33,6 +33,7 @@ schedules its first ping: engine.io has no setting for its socket class.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -88,8 +89,8 @@ class LeanSocket(AsyncSocket):
                 await self.receive(eio_packet.Packet(encoded_packet=data))
             except eio_exceptions.UnknownPacketError:
                 pass
-            except eio_exceptions.SocketIsClosedError:
-                break
+            except (eio_exceptions.SocketIsClosedError, asyncio.CancelledError):
+                break  # engine.io logs a cancel here and reads on; ending is what it asks
             except Exception:
                 server.logger.exception("Unknown receive error")
         await self.queue.put(None)  # the writer's signal to stop
@@ -100,11 +101,12 @@ class LeanSocket(AsyncSocket):
 
     async def _write(self, ws: Any) -> None:
         """engine.io's writer without its per-wait task: everything queued, in order,
-        until the None that ends it; it keeps no packet between sends. As engine.io's,
-        it ends when nothing came for the reader's deadline (a live socket gets a ping
-        every ping interval, so only a closed socket whose client still talks gets
-        there: this is what closes its connection), when a send fails, or when it is
-        cancelled; then it closes the websocket, and the reader's cleanup goes on."""
+        until a batch holding the None that ends it (what else that batch holds is sent
+        first); it keeps no packet between sends. As engine.io's, it ends when nothing
+        came for the reader's deadline (a live socket gets a ping every ping interval,
+        so only a closed socket whose client still talks gets there: this is what
+        closes its connection), when a send fails, or when it is cancelled; then it
+        closes the websocket, and the reader's cleanup goes on."""
         queue = self.queue
         server = self.server
         while True:
@@ -117,15 +119,15 @@ class LeanSocket(AsyncSocket):
                     queue.task_done()
                 end = None in packets
                 for item in packets:
-                    if item is None:
-                        break
-                    await ws.send(item.encode())
-                del packets
+                    if item is not None:
+                        await ws.send(item.encode())
+                packets = item = None  # nothing held until the next batch
             except (asyncio.CancelledError, Exception):
                 break
             if end:
                 break
-        await ws.close()
+        with contextlib.suppress(asyncio.CancelledError):  # the reader's cleanup goes on
+            await ws.close()
 
 
 def lighten_connection(ws: Any) -> None:

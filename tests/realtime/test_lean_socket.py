@@ -171,6 +171,26 @@ async def test_a_message_over_the_limit_ends_the_connection(
     await wait_until(lambda: not live.hub.members and not live.hub.sio.eio.sockets)
 
 
+async def test_a_cancelled_connection_task_still_disconnects_the_socket(either: Live) -> None:
+    """What uvicorn does to a connection at the end of a shutdown's grace period: the
+    socket's disconnect still runs (presence, counts), and no writer is left behind."""
+    live = either
+    before = task_kinds()
+    async with raw_socket(live, TOKEN_A):
+        sid_of(live, "alice")
+        [connection] = [
+            task
+            for task in asyncio.all_tasks()
+            if task.get_coro().__qualname__ == "WebSocketsSansIOProtocol.run_asgi"
+        ]
+        connection.cancel()
+        await wait_until(lambda: not live.hub.members and not live.hub.sio.eio.sockets)
+        await wait_until(lambda: connection.done())
+    kinds = task_kinds() - before
+    writers = {"LeanSocket._write", "AsyncSocket._websocket_handler.<locals>.writer"}
+    assert not set(kinds) & writers, kinds  # (engine.io's sleeping ping lingers 25 s)
+
+
 async def test_a_closed_connection_leaves_no_task_and_no_timer(live: Live) -> None:
     before = task_kinds()
     async with raw_socket(live, TOKEN_A):
