@@ -1,19 +1,20 @@
 """engine.io's websocket socket, keeping less for each of a thousand idle connections.
 
 An idle engine.io socket on a websocket holds five tasks: the ASGI connection's, one
-that waits for the next frame (wrapped once more by `wait_for`), the writer, one more
-that waits on the writer's queue (`wait_for` again) and one that sleeps until the next
-ping. Each task is a coroutine chain, a future, a context copy and a timer: about a
-kilobyte apiece, for sockets that spend most of their lives waiting. The handshake's
-request and response also stay on uvicorn's connection after the accept has been sent.
+that waits for the next frame (a task so that `wait_for` can time it), the writer, one
+that waits on the writer's queue (`wait_for` makes it of the coroutine) and one that
+sleeps until the next ping. Each task is a coroutine chain, a future, a context copy
+and a timer: about a kilobyte apiece, for sockets that spend most of their lives
+waiting. The handshake's request and response also stay on uvicorn's connection after
+the accept has been sent.
 Together that is most of the distance between a connected Hubbub socket and a Node
 socket.io one (README, Performance (f)).
 
 `LeanSocket` does the same work with two tasks, their deadlines and one ping timer:
 
 - the connection's own task reads frames inside `asyncio.timeout` (Python 3.11), where
-  engine.io starts a task per socket for `wait_for`, with the same deadline (ping
-  interval + ping timeout) and the same ending on any error;
+  engine.io runs the read as a task of its own under `wait_for`, with the same deadline
+  (ping interval + ping timeout) and the same ending on any error;
 - the writer waits on its queue inside `asyncio.timeout` too, where engine.io's `poll`
   starts another task for `wait_for`;
 - the next ping is a `call_later` timer instead of a sleeping task, and queues the same
@@ -21,7 +22,8 @@ socket.io one (README, Performance (f)).
 - once the accept has gone out, uvicorn's connection lets go of the handshake's request
   and response (sansio implementation: nothing reads them after the accept);
 - both of the socket's queues, engine.io's outgoing and uvicorn's incoming, are
-  `SocketQueue`s (realtime/socket_queue.py), a third of an `asyncio.Queue`.
+  `SocketQueue`s (realtime/socket_queue.py), a few hundred bytes where an empty
+  `asyncio.Queue` holds about 3 KB.
 
 It is used only for sockets that connect over a websocket directly (Hubbub's only
 transport) on the versions in `realtime.fanout.SUPPORTED`, under the same switch as the

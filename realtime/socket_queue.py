@@ -1,4 +1,4 @@
-"""An unbounded FIFO for each socket's packets, a third the size of `asyncio.Queue`.
+"""An unbounded FIFO for each socket's packets, a small fraction of an `asyncio.Queue`.
 
 Every connected socket has two queues: engine.io's outgoing packets (its writer waits on
 it) and uvicorn's incoming websocket messages (the app's `receive` waits on it). Both
