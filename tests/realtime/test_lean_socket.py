@@ -98,12 +98,13 @@ async def either(request: pytest.FixtureRequest, make_live: LiveFactory) -> Live
 async def test_pings_keep_an_answering_client_and_drop_a_silent_one(either: Live) -> None:
     live = either
     engine = live.hub.sio.eio
-    engine.ping_interval, engine.ping_timeout = 0.2, 0.4  # read by each socket as it goes
+    # Read by each socket as it goes. The timeout leaves a loaded machine room to answer.
+    engine.ping_interval, engine.ping_timeout = 0.2, 1.0
     async with raw_socket(live, TOKEN_A) as answering, raw_socket(live, TOKEN_B) as silent:
         alice, bob = sid_of(live, "alice"), sid_of(live, "bob")
         pings = 0
         async with asyncio.timeout(15):
-            while pings < 6:  # 1.2 s of pings: three times the timeout
+            while pings < 12:  # 2.4 s of pings: twice the deadline
                 if await answering.recv() == "2":
                     pings += 1
                     await answering.send("3")
@@ -127,7 +128,7 @@ async def test_a_client_that_talks_but_never_answers_a_ping_is_closed(either: Li
     connection, though the client's own messages keep the reader's deadline away."""
     live = either
     engine = live.hub.sio.eio
-    engine.ping_interval, engine.ping_timeout = 0.2, 0.4
+    engine.ping_interval, engine.ping_timeout = 0.2, 1.0
     async with raw_socket(live, TOKEN_A) as ws:
         alice = sid_of(live, "alice")
         with pytest.raises(websockets.ConnectionClosed):
