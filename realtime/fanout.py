@@ -121,7 +121,7 @@ class CapturingWebSocket(engineio_asgi.WebSocket):
 def connection(eio_socket: Any) -> Any:
     """The ASGI server's protocol object behind an upgraded socket, if it can be found."""
     websocket = getattr(eio_socket, "hubbub_websocket", None)
-    return getattr(getattr(websocket, "asgi_send", None), "__self__", None)
+    return lean_socket.server_connection(websocket)
 
 
 def paused(eio_socket: Any) -> bool:
@@ -139,7 +139,7 @@ def direct_target(eio_socket: Any, now: float, ping_timeout: float) -> Any:
     last_ping = eio_socket.last_ping
     if last_ping and now - last_ping > ping_timeout:
         return None
-    protocol = getattr(websocket.asgi_send, "__self__", None)
+    protocol = lean_socket.server_connection(websocket)
     try:
         if not (
             protocol.handshake_complete

@@ -132,6 +132,12 @@ class LeanSocket(AsyncSocket):
             await ws.close()
 
 
+def server_connection(ws: Any) -> Any:
+    """The ASGI server's protocol object behind engine.io's websocket wrapper (its `send`
+    is the protocol's bound method), if there is one."""
+    return getattr(getattr(ws, "asgi_send", None), "__self__", None)
+
+
 def lighten_connection(ws: Any) -> None:
     """What uvicorn's sansio connection keeps for its lifetime and need not: the
     handshake's request and response (two header sets, ~4 KB), which nothing reads once
@@ -139,7 +145,7 @@ def lighten_connection(ws: Any) -> None:
     `SocketQueue` with the same messages in the same order. Nothing waits on that queue
     now (this runs in the app, before its first `receive`), and nothing can put between
     the moves: they do not await."""
-    protocol = getattr(getattr(ws, "asgi_send", None), "__self__", None)
+    protocol = server_connection(ws)
     if not getattr(protocol, "handshake_complete", False) or not hasattr(protocol, "response"):
         return
     protocol.request = None
