@@ -41,6 +41,7 @@ def create_app() -> Starlette:
         caller_limit=1_000_000_000,
         redis_url=None,
         l1_ttl_s=int(os.environ.get("BENCH_L1_TTL", "1")),
+        direct_write=os.environ.get("BENCH_DIRECT_WRITE", "1") == "1",
     )
     if redis_url:
         from starlette.datastructures import Secret

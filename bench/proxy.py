@@ -5,7 +5,9 @@
 
 (a) Cache hits, one table: requests/s and p50/p99 latency of a bare Starlette route
     returning the issue's bytes (and the same with the hit's header lines), a fresh hit
-    from the in-process tier (L1), a fresh hit from the shared cache in a real
+    from the in-process tier (L1), written straight to uvicorn's transport, and the same
+    hit handed to uvicorn's `send` (HUBBUB_DIRECT_WRITE=0), a fresh hit from the shared
+    cache in a real
     redis-server (L2, L1 off), and nginx's proxy_cache in front of the same bytes when
     nginx is installed (the ceiling), rounds interleaved.
     Servers are pinned to core 1 and wrk (Debian's `wrk`) to core 0, as in the perf
@@ -59,10 +61,15 @@ def bench_hits(seconds: int, rounds: int, store: str) -> None:
         processes.append(start_server("bench.hit_server:create_app", l1_port, l1_environ))
         l2_environ = {"BENCH_L1_TTL": "0", "BENCH_REDIS_URL": redis_url}
         processes.append(start_server("bench.hit_server:create_app", l2_port, l2_environ))
+        # The same L1 hit handed to uvicorn's `send` (no direct answer), for the gain.
+        send_port = free_port()
+        send_environ = {**l1_environ, "BENCH_DIRECT_WRITE": "0"}
+        processes.append(start_server("bench.hit_server:create_app", send_port, send_environ))
         targets = {
             "bare Starlette, same bytes": (f"http://127.0.0.1:{l1_port}/bare", {}),
             "  … with the hit's headers": (f"http://127.0.0.1:{l1_port}/bare-headers", {}),
             f"gateway L1 hit ({store})": (f"http://127.0.0.1:{l1_port}{HIT_PATH}", auth),
+            "  … through uvicorn's send": (f"http://127.0.0.1:{send_port}{HIT_PATH}", auth),
             "gateway L2 hit (native, L1 off)": (f"http://127.0.0.1:{l2_port}{HIT_PATH}", auth),
         }
         if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():

@@ -36,6 +36,9 @@ class HotEntry:
     shaped: dict[str, tuple[list[tuple[str, str]], bytes]] = field(default_factory=dict)
     # public base -> those headers encoded for ASGI, as the hot path sends them.
     wire: dict[str, list[tuple[bytes, bytes]]] = field(default_factory=dict)
+    # (public base, is a 304) -> the lines of those headers that every hit sends, joined
+    # as uvicorn writes them (proxy/direct_answer.py); None: uvicorn's `send` writes them.
+    lines: dict[tuple[str, bool], bytes | None] = field(default_factory=dict)
 
 
 class HotCache:

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from proxy import clock
 from proxy.cache_entry import CacheEntry
 from proxy.cache_key import key_for
+from proxy.direct_answer import DirectAnswers
 from proxy.headers import CACHE_CONTROL, VARY, etag_matches
 from proxy.http_request import PREFIX, client_ip_from, origin_from, request_id_from
 from proxy.link_rewrite import UrlRewriter
@@ -67,7 +68,7 @@ _READ = frozenset(
 _KEYS_KEPT = 10_000
 _FULL_PATH = frozenset({b"cookie", b"content-length", b"transfer-encoding"})
 
-Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+Lines = list[tuple[bytes, bytes]]
 # Where the hot path leaves its shared-cache read for the full path (scope["state"]), so a
 # request it could not answer costs no second read.
 PREFETCHED = "hubbub.prefetched"
@@ -83,6 +84,26 @@ class _Ask:
     key: str
     base: str
     is_head: bool
+
+
+@dataclass(slots=True)
+class _Hit:
+    """A hit's answer: its header lines in three runs (those that change with each
+    request around those an entry always sends, which `fixed_joined` may keep ready to
+    write), and the body."""
+
+    status: int
+    front: Lines
+    fixed: Lines
+    back: Lines
+    body: bytes
+    # Where the fixed lines, joined for a direct answer, are kept (the L1 entry's), and
+    # under which key; None: joined for this answer only.
+    kept: dict[tuple[str, bool], bytes | None] | None
+    kept_as: tuple[str, bool]
+
+    def headers(self) -> Lines:
+        return [*self.front, *self.fixed, *self.back]
 
 
 @dataclass(frozen=True)
@@ -118,6 +139,7 @@ class HotPath:
         self._reads: dict[str, _Read] = {}
         self._rewriters: dict[str, UrlRewriter] = {}
         self._counters: dict[int, Any] = {}
+        self.direct = DirectAnswers(settings.direct_write)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = None
@@ -137,9 +159,32 @@ class HotPath:
         if answer is None:
             await self.app(scope, receive, send)
             return
-        status, headers, body = answer
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        if self.direct.wanted and self._write_direct(answer, scope, send):
+            return
+        headers = answer.headers()
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
+
+    def _write_direct(self, answer: _Hit, scope: Scope, send: Send) -> bool:
+        """The answer in one write to uvicorn's transport (proxy/direct_answer.py)."""
+        direct = self.direct
+        cycle = direct.cycle(scope, send)
+        if cycle is None:
+            return False
+        kept = answer.kept
+        if kept is not None and answer.kept_as in kept:
+            fixed = kept[answer.kept_as]
+        else:
+            fixed = direct.lines(answer.fixed)
+            if kept is not None:
+                kept[answer.kept_as] = fixed
+        if fixed is None:
+            return False  # a line uvicorn must see (or would refuse): its `send` writes it
+        head = (*_joined(answer.front), fixed, *_joined(answer.back))
+        if not direct.write(cycle, answer.status, head, answer.body):
+            return False
+        self.gateway().metrics.direct_answers.inc()
+        return True
 
     @property
     def l2(self) -> bool:
@@ -171,7 +216,7 @@ class HotPath:
         is_head = scope["method"] == "HEAD"
         return _Ask(seen, identity, path, key, self._base(scope, seen), is_head)
 
-    def _from_memory(self, ask: _Ask) -> tuple[Answer | None, bool]:
+    def _from_memory(self, ask: _Ask) -> tuple[_Hit | None, bool]:
         """A fresh L1 entry, already shaped for this public base; and whether L1 holds
         the entry at all."""
         gateway = self.gateway()
@@ -188,9 +233,9 @@ class HotPath:
         admitted, limit = gateway.caller_limit.spend_remembered(ask.identity)
         if not admitted:
             return None, True
-        return self._finish(ask, hot.entry, wire, shaped[1], limit, now), True
+        return self._finish(ask, hot.entry, wire, shaped[1], limit, now, hot.lines), True
 
-    async def _from_shared(self, ask: _Ask, scope: Scope) -> Answer | None:
+    async def _from_shared(self, ask: _Ask, scope: Scope) -> _Hit | None:
         """A fresh entry of the shared cache: one MGET, as the full path's lookup reads
         it, and the answer built as the full path would build it (kept in L1 too). Not
         fresh, or no lease: the full path goes on with what was read."""
@@ -223,7 +268,7 @@ class HotPath:
         body = rewriter.body(response.body)
         if self.l1:
             self._keep(ask, entry, read, (headers, body), generation, now)
-        return self._finish(ask, entry, _encoded(headers), body, limit, now)
+        return self._finish(ask, entry, _encoded(headers), body, limit, now, None)
 
     @staticmethod
     def _hand_over(scope: Scope, ask: _Ask, values: list[str | None], generation: int) -> None:
@@ -256,38 +301,48 @@ class HotPath:
         self,
         ask: _Ask,
         entry: CacheEntry,
-        wire: list[tuple[bytes, bytes]],
+        wire: Lines,
         body: bytes,
         limit: tuple[int, int, int] | None,
         now: int,
-    ) -> Answer:
+        kept: dict[tuple[str, bool], bytes | None] | None,
+    ) -> _Hit:
         """The answer exactly as the full path sends a hit: 304 for a matching
         `If-None-Match`, `Age`, `X-Cache`, `RateLimit-*`, the request id."""
         status = entry.status
         if_none_match = ask.seen.get(b"if-none-match")
-        if if_none_match is not None and status == 200 and etag_matches(if_none_match, entry.etag):
+        not_modified = (
+            if_none_match is not None and status == 200 and etag_matches(if_none_match, entry.etag)
+        )
+        if not_modified:
             status, body = 304, b""
             wire = [(k, v) for k, v in wire if k not in _DROPPED_ON_304]
         # As the full path: a length for everything but a GET's 304 (HEAD: always).
-        length = (
+        front = (
             []
             if status == 304 and not ask.is_head
             else [(b"content-length", str(len(body)).encode())]
         )
-        headers = [*length, *wire, *_STATIC]
-        headers.append((b"age", str(entry.age_s(now)).encode()))
-        headers += _TAIL
+        back = [(b"age", str(entry.age_s(now)).encode()), *_TAIL]
         if limit is not None:
-            headers += [
+            back += [
                 (b"ratelimit-limit", str(limit[0]).encode()),
                 (b"ratelimit-remaining", str(limit[1]).encode()),
                 (b"ratelimit-reset", str(limit[2]).encode()),
             ]
         request_id = request_id_from(ask.seen.get(b"x-request-id", ""))
-        headers.append((b"x-request-id", request_id.encode()))
+        back.append((b"x-request-id", request_id.encode()))
         # Counted as the full path counts it: the metric sees the entry, before any 304.
         self._count(self.gateway(), entry.status)
-        return status, headers, b"" if ask.is_head else body
+        return _Hit(
+            status,
+            front,
+            [*wire, *_STATIC],
+            back,
+            b"" if ask.is_head else body,
+            kept,
+            (ask.base, not_modified),
+        )
 
     def _read(self, key: str, path: str) -> _Read:
         read = self._reads.get(key)
@@ -344,5 +399,10 @@ class HotPath:
         counter.inc()
 
 
-def _encoded(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+def _joined(lines: Lines) -> list[bytes]:
+    # Lines the hot path wrote itself: digits, fixed names and a checked request id.
+    return [b"%s: %s\r\n" % line for line in lines]
+
+
+def _encoded(headers: list[tuple[str, str]]) -> Lines:
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]

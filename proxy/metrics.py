@@ -17,6 +17,12 @@ class GatewayMetrics:
             ["outcome", "status"],
             registry=self.registry,
         )
+        self.direct_answers = Counter(
+            "hubbub_gateway_direct_answers",
+            "Hits written straight to uvicorn's transport rather than through ASGI's send"
+            " (HUBBUB_DIRECT_WRITE).",
+            registry=self.registry,
+        )
 
 
 class Measure:

@@ -135,7 +135,7 @@ class Settings:
     presence_ttl_s: int = 15  # a machine that stops heartbeating loses its presence after
     presence_roster_max: int = 100  # members listed per project; beyond, a count
     drain_s: float = 10.0  # SIGTERM: how long clients are given to move elsewhere
-    direct_write: bool = True  # room broadcasts write websocket frames directly (fanout.py)
+    direct_write: bool = True  # websocket frames and hot hits written straight to the socket
     demo_page: bool = False  # the demo dashboard at / (web/); `hubbub dev` turns it on
 
     # MCP (mcp_server/): which tools agents see, and how much one result may hold.

@@ -22,10 +22,12 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serve(app: ASGIApp, *, lifespan: str = "on", ws: str = "none") -> AsyncIterator[str]:
+async def serve(
+    app: ASGIApp, *, lifespan: str = "on", ws: str = "none", **options: object
+) -> AsyncIterator[str]:
     """Yield the base URL (`http://127.0.0.1:PORT`) while uvicorn serves `app`; `ws` is
     uvicorn's websocket implementation (`auto` as `hubbub serve` has it), without
-    per-message deflate as there."""
+    per-message deflate as there; `options`, any other of uvicorn's settings."""
     sock = socket.socket()
     # Without it, small request/response pairs wait on Nagle's algorithm (~40 ms each).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -34,13 +36,12 @@ async def serve(app: ASGIApp, *, lifespan: str = "on", ws: str = "none") -> Asyn
     config = uvicorn.Config(
         app,
         lifespan=lifespan,
-        log_level="warning",
-        access_log=False,
         ws=ws,
         ws_per_message_deflate=False,
         interface="asgi3",
         # A connection a test left open must not hold the shutdown (and the suite) forever.
         timeout_graceful_shutdown=5,
+        **{"log_level": "warning", "access_log": False, **options},  # type: ignore[arg-type]
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

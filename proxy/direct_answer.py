@@ -1,0 +1,171 @@
+"""Hits written straight to uvicorn's socket: one `transport.write`, no ASGI messages.
+
+A fresh hit is bytes already in memory, yet handing it to uvicorn as two ASGI messages
+costs more than finding it: uvicorn's httptools `send` checks each of a hit's ~20 header
+lines with two regular expressions and lower-cases it, on every response, which alone
+holds any answer with those lines to about three quarters of a bare route's pace. Most
+of the lines an entry sends never change, so they are checked once here, with uvicorn's
+own expressions, and kept joined with the entry (`HotEntry.lines`); a hit adds its few
+lines that do change (length, age, limits, request id: digits, or an id already
+checked), writes the response in one call and closes uvicorn's response cycle as its
+`send` would.
+
+That rests on uvicorn's private response cycle, as the realtime layer's direct write
+rests on engine.io's. So it is used only on the versions in `SUPPORTED` (checked once,
+on the first request uvicorn serves; the serverless runtime never gets that far) and
+under `HUBBUB_DIRECT_WRITE`; and per request only where uvicorn's `send` would write
+these same bytes at once: the httptools protocol, nothing between the hot path and
+uvicorn that wraps `send` except Starlette's error middleware (which only notes that a
+response started), the response not started, no `100 Continue` owed, no access log line
+to write, the connection open and not paused. Anything else goes through ASGI as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+from types import CodeType
+from typing import Any
+
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.types import Send
+
+log = logging.getLogger("hubbub.http")
+
+SUPPORTED = {"uvicorn": "0.54.0", "starlette": "1.10.0"}
+_HTTPTOOLS = "uvicorn.protocols.http.httptools_impl"
+# Lines uvicorn's `send` reads as well as writes: a response carrying one of them in its
+# fixed part goes through `send`.
+_READ_BY_UVICORN = (b"content-length:", b"transfer-encoding:", b"connection:")
+
+Lines = list[tuple[bytes, bytes]]
+
+
+def _inner_send_of_error_middleware() -> tuple[CodeType, int] | None:
+    """The code of ServerErrorMiddleware's `_send` wrapper and where its closure keeps
+    the `send` it wraps: found once, so a request costs one identity check."""
+    for const in ServerErrorMiddleware.__call__.__code__.co_consts:
+        named = isinstance(const, CodeType) and const.co_name == "_send"
+        if named and "send" in const.co_freevars:
+            return const, const.co_freevars.index("send")
+    return None
+
+
+class DirectAnswers:
+    """Writes a hit to uvicorn's transport when uvicorn's `send` would write the same."""
+
+    def __init__(self, wanted: bool) -> None:
+        self.wanted = wanted
+        # None until the first request served by uvicorn's httptools protocol; then
+        # uvicorn's module (its cycle class, status lines and header checks), or False.
+        self._uvicorn: Any = None if wanted else False
+        self._wrapper = _inner_send_of_error_middleware()
+        self._defaults: tuple[object, bytes | None] = (None, None)
+
+    def cycle(self, scope: dict[str, Any], send: Send) -> Any:
+        """uvicorn's response cycle for this request, if uvicorn's `send` would write a
+        whole response at once now; else None."""
+        cycle = self._cycle(send)
+        if cycle is None or cycle.scope is not scope:
+            return None
+        if (
+            cycle.response_started
+            or cycle.disconnected
+            or (cycle.access_log and cycle.access_logger.isEnabledFor(logging.INFO))
+            or cycle.waiting_for_100_continue
+            or cycle.flow.write_paused
+            or cycle.transport.is_closing()
+        ):
+            return None
+        return cycle
+
+    def write(self, cycle: Any, status: int, head: Iterable[bytes], body: bytes) -> bool:
+        """Write the response (`head`: its header lines, each ending in CRLF, checked as
+        `lines` checks them) and complete `cycle`; False if nothing was written."""
+        status_line = self._uvicorn.STATUS_LINE.get(status)
+        defaults = self._default_lines(cycle.default_headers)
+        if status_line is None or defaults is None:
+            return False
+        end = b"\r\n" if cycle.keep_alive else b"connection: close\r\n\r\n"
+        cycle.transport.write(b"".join((status_line, defaults, *head, end, body)))
+        # As `send` leaves the cycle after a whole response with a content-length (or
+        # none needed: HEAD, 304): complete, the protocol told, the connection closed
+        # if it is not kept alive.
+        cycle.response_started = True
+        cycle.waiting_for_100_continue = False
+        cycle.chunked_encoding = False
+        cycle.expected_content_length = 0
+        cycle.response_complete = True
+        cycle.message_event.set()
+        if not cycle.keep_alive:
+            cycle.transport.close()
+        cycle.on_response()
+        return True
+
+    def lines(self, headers: Lines) -> bytes | None:
+        """`headers` as uvicorn writes them, joined; None if uvicorn would refuse one or
+        must read one (its length, framing or connection). Only once `cycle` found one."""
+        uvicorn = self._uvicorn
+        joined = []
+        for name, value in headers:
+            if uvicorn.HEADER_RE.search(name) or uvicorn.HEADER_VALUE_RE.search(value):
+                return None
+            line = b"%s: %s\r\n" % (name.lower(), value)
+            if line.startswith(_READ_BY_UVICORN):
+                return None
+            joined.append(line)
+        return b"".join(joined)
+
+    def _cycle(self, send: Send) -> Any:
+        """uvicorn's response cycle whose `send` this is, directly or behind Starlette's
+        error middleware; None for anything else."""
+        wrapper = self._wrapper
+        if wrapper is not None and getattr(send, "__code__", None) is wrapper[0]:
+            send = send.__closure__[wrapper[1]].cell_contents  # type: ignore[attr-defined]
+        cycle = getattr(send, "__self__", None)
+        if cycle is None:
+            return None
+        uvicorn = self._uvicorn
+        if uvicorn is None:
+            uvicorn = self._uvicorn = self._adopt(cycle)
+        if not uvicorn or type(cycle) is not uvicorn.RequestResponseCycle:
+            return None
+        if send.__func__ is not uvicorn.RequestResponseCycle.send:  # type: ignore[attr-defined]
+            return None
+        return cycle
+
+    def _adopt(self, cycle: object) -> Any:
+        """uvicorn's httptools module if `cycle` is its and the versions are the ones
+        this was written against; else False, said once."""
+        if type(cycle).__module__ != _HTTPTOOLS:
+            return None  # not uvicorn's httptools cycle; perhaps the next caller's is
+        # Here, not at the top: the serverless cold start never needs it.
+        from importlib.metadata import PackageNotFoundError, version
+
+        for package, wanted in SUPPORTED.items():
+            try:
+                installed = version(package)
+            except PackageNotFoundError:
+                installed = "none"
+            if installed != wanted:
+                log.info(
+                    "hits go through ASGI's send: %s is %s, the direct answer knows %s",
+                    package,
+                    installed,
+                    wanted,
+                )
+                return False
+        if self._wrapper is None:
+            log.info("hits go through ASGI's send: Starlette's error middleware has changed")
+            return False
+        return sys.modules[_HTTPTOOLS]
+
+    def _default_lines(self, defaults: Lines) -> bytes | None:
+        """uvicorn's own headers (server, date), joined: uvicorn replaces the list each
+        second, so it is joined once a second."""
+        seen, joined = self._defaults
+        if defaults is not seen:
+            joined = self.lines(defaults)
+            self._defaults = (defaults, joined)
+        return joined
