@@ -10,15 +10,15 @@ from shared.store import Store
 from shared.store.embedded import EmbeddedStore
 from shared.store.native import NativeStore
 from tests.fakes.github import FakeGitHub
-from tests.fakes.serving import free_port
+from tests.fakes.serving import free_port, serve
 from tests.proxy.conftest import API, TOKEN_A, auth, gateway_settings
 
 
-def make_gateway(store: Store | None = None) -> Gateway:
+def make_gateway(store: Store | None = None, *, caller_limit: int = 2) -> Gateway:
     github = FakeGitHub(public_origin=API)
     github.add_user(TOKEN_A, "alice")
     github.add_repo("octo", "hello")
-    settings = gateway_settings(caller_limit=2, cost_upstream=0)
+    settings = gateway_settings(caller_limit=caller_limit, cost_upstream=0)
     return Gateway(settings, store or EmbeddedStore(), transport=github.transport())
 
 
@@ -43,6 +43,26 @@ async def test_health_readiness_and_metrics() -> None:
     assert 'hubbub_gateway_responses_total{outcome="HIT",status="2xx"} 1.0' in metrics
     assert refused.status_code == 429
     assert 'hubbub_gateway_responses_total{outcome="ERROR",status="4xx"} 1.0' in metrics
+
+
+async def test_under_uvicorn_hot_hits_are_written_straight_to_the_connection() -> None:
+    # Behind Socket.IO's ASGI app, as `hubbub serve` runs it (proxy/direct_answer.py).
+    gateway = make_gateway(caller_limit=100)
+    async with (
+        serve(create_app(gateway.settings, gateway=gateway)) as base,
+        httpx.AsyncClient(base_url=base) as client,
+    ):
+        answers = [
+            await client.get("/api/github/repos/octo/hello", headers=auth(TOKEN_A))
+            for _ in range(4)
+        ]
+        metrics = (await client.get("/metrics")).text
+    await gateway.aclose()
+
+    assert [a.headers["x-cache"] for a in answers] == ["MISS", "HIT", "HIT", "HIT"]
+    assert len({a.content for a in answers}) == 1
+    # The first hit is shaped for this host by the full path; the next two go direct.
+    assert "hubbub_gateway_direct_answers_total 2.0" in metrics
 
 
 async def test_readyz_says_when_the_store_is_unreachable() -> None:
