@@ -12,12 +12,14 @@ checked), writes the response in one call and closes uvicorn's response cycle as
 
 That rests on uvicorn's private response cycle, as the realtime layer's direct write
 rests on engine.io's. So it is used only on the versions in `SUPPORTED` (checked once,
-on the first request uvicorn serves; the serverless runtime never gets that far) and
-under `HUBBUB_DIRECT_WRITE`; and per request only where uvicorn's `send` would write
-these same bytes at once: the httptools protocol, nothing between the hot path and
-uvicorn that wraps `send` except Starlette's error middleware (which only notes that a
-response started), the response not started, no `100 Continue` owed, no access log line
-to write, the connection open and not paused. Anything else goes through ASGI as before.
+at the first hit uvicorn's httptools protocol serves; the serverless runtime never gets
+that far) and under `HUBBUB_DIRECT_WRITE` (one switch for both, so that one setting gets
+an operator back to the libraries' own paths); and per request only where uvicorn's
+`send` would write these same bytes at once: the httptools protocol, nothing between the
+hot path and uvicorn that wraps `send` except Starlette's error middleware (which only
+notes that a response started), the response not started, no `100 Continue` owed, no
+access log line to write, the connection open and not paused. Anything else goes
+through ASGI as before.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ import logging
 import sys
 from collections.abc import Iterable
 from types import CodeType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.middleware.errors import ServerErrorMiddleware
-from starlette.types import Send
+from starlette.types import Scope, Send
+
+if TYPE_CHECKING:
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 log = logging.getLogger("hubbub.http")
 
@@ -63,7 +68,7 @@ class DirectAnswers:
         self._wrapper = _inner_send_of_error_middleware()
         self._defaults: tuple[object, bytes | None] = (None, None)
 
-    def cycle(self, scope: dict[str, Any], send: Send) -> Any:
+    def cycle(self, scope: Scope, send: Send) -> RequestResponseCycle | None:
         """uvicorn's response cycle for this request, if uvicorn's `send` would write a
         whole response at once now; else None."""
         cycle = self._cycle(send)
@@ -80,18 +85,22 @@ class DirectAnswers:
             return None
         return cycle
 
-    def write(self, cycle: Any, status: int, head: Iterable[bytes], body: bytes) -> bool:
-        """Write the response (`head`: its header lines, each ending in CRLF, checked as
-        `lines` checks them) and complete `cycle`; False if nothing was written."""
+    def start(self, cycle: RequestResponseCycle, status: int) -> bytes | None:
+        """The status line and uvicorn's own headers (server, date) that begin every
+        response; None where `send` must write them."""
         status_line = self._uvicorn.STATUS_LINE.get(status)
         defaults = self._default_lines(cycle.default_headers)
         if status_line is None or defaults is None:
-            return False
+            return None
+        return status_line + defaults
+
+    def write(self, cycle: RequestResponseCycle, head: Iterable[bytes], body: bytes) -> None:
+        """Write the response and complete `cycle` as `send` does after a whole response
+        with a content-length (or none needed: HEAD, 304). `head` is `start`, then header
+        lines each ending in CRLF: joined by `lines`, or built by the caller from digits
+        and checked values."""
         end = b"\r\n" if cycle.keep_alive else b"connection: close\r\n\r\n"
-        cycle.transport.write(b"".join((status_line, defaults, *head, end, body)))
-        # As `send` leaves the cycle after a whole response with a content-length (or
-        # none needed: HEAD, 304): complete, the protocol told, the connection closed
-        # if it is not kept alive.
+        cycle.transport.write(b"".join((*head, end, body)))
         cycle.response_started = True
         cycle.waiting_for_100_continue = False
         cycle.chunked_encoding = False
@@ -101,11 +110,11 @@ class DirectAnswers:
         if not cycle.keep_alive:
             cycle.transport.close()
         cycle.on_response()
-        return True
 
     def lines(self, headers: Lines) -> bytes | None:
         """`headers` as uvicorn writes them, joined; None if uvicorn would refuse one or
-        must read one (its length, framing or connection). Only once `cycle` found one."""
+        must read one (its length, framing or connection). Uses uvicorn's expressions,
+        so only after `cycle` has answered a cycle."""
         uvicorn = self._uvicorn
         joined = []
         for name, value in headers:
@@ -117,7 +126,7 @@ class DirectAnswers:
             joined.append(line)
         return b"".join(joined)
 
-    def _cycle(self, send: Send) -> Any:
+    def _cycle(self, send: Send) -> RequestResponseCycle | None:
         """uvicorn's response cycle whose `send` this is, directly or behind Starlette's
         error middleware; None for anything else."""
         wrapper = self._wrapper

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from proxy import clock
 from proxy.cache_entry import CacheEntry
 from proxy.cache_key import key_for
-from proxy.direct_answer import DirectAnswers
+from proxy.direct_answer import DirectAnswers, Lines
 from proxy.headers import CACHE_CONTROL, VARY, etag_matches
 from proxy.http_request import PREFIX, client_ip_from, origin_from, request_id_from
 from proxy.link_rewrite import UrlRewriter
@@ -68,7 +68,6 @@ _READ = frozenset(
 _KEYS_KEPT = 10_000
 _FULL_PATH = frozenset({b"cookie", b"content-length", b"transfer-encoding"})
 
-Lines = list[tuple[bytes, bytes]]
 # Where the hot path leaves its shared-cache read for the full path (scope["state"]), so a
 # request it could not answer costs no second read.
 PREFETCHED = "hubbub.prefetched"
@@ -89,7 +88,7 @@ class _Ask:
 @dataclass(slots=True)
 class _Hit:
     """A hit's answer: its header lines in three runs (those that change with each
-    request around those an entry always sends, which `fixed_joined` may keep ready to
+    request around those an entry always sends, which `kept` may hold joined, ready to
     write), and the body."""
 
     status: int
@@ -180,10 +179,14 @@ class HotPath:
                 kept[answer.kept_as] = fixed
         if fixed is None:
             return False  # a line uvicorn must see (or would refuse): its `send` writes it
-        head = (*_joined(answer.front), fixed, *_joined(answer.back))
-        if not direct.write(cycle, answer.status, head, answer.body):
+        start = direct.start(cycle, answer.status)
+        if start is None:
             return False
         self.gateway().metrics.direct_answers.inc()
+        head = (start, *_joined(answer.front), fixed, *_joined(answer.back))
+        # The last step: after it the response is sent and uvicorn's cycle complete, so
+        # nothing may raise into Starlette's error middleware, which never saw it start.
+        direct.write(cycle, head, answer.body)
         return True
 
     @property
@@ -266,9 +269,8 @@ class HotPath:
         response = entry.to_response(CacheOutcome.HIT, now)
         headers = [rewrite_header(rewriter, name, value) for name, value in response.headers]
         body = rewriter.body(response.body)
-        if self.l1:
-            self._keep(ask, entry, read, (headers, body), generation, now)
-        return self._finish(ask, entry, _encoded(headers), body, limit, now, None)
+        kept = self._keep(ask, entry, read, (headers, body), generation, now) if self.l1 else None
+        return self._finish(ask, entry, _encoded(headers), body, limit, now, kept)
 
     @staticmethod
     def _hand_over(scope: Scope, ask: _Ask, values: list[str | None], generation: int) -> None:
@@ -284,18 +286,23 @@ class HotPath:
         shaped: tuple[list[tuple[str, str]], bytes],
         generation: int,
         now: int,
-    ) -> None:
-        """Into L1, as the full path's in-process tier keeps what the shared cache served."""
+    ) -> dict[tuple[str, bool], bytes | None] | None:
+        """Into L1, as the full path's in-process tier keeps what the shared cache served;
+        answers where the kept entry holds its joined header lines."""
         gateway = self.gateway()
         expires = entry.fresh_until_ms(read.fresh_s, self.settle_ms)
         if not gateway.subscribed:
             expires = min(expires, now + self.settings.l1_ttl_s * 1000)
         if expires <= now:
-            return
+            return None
         gateway.hot.put(ask.key, entry, read.scopes, expires, generation)
         hot = gateway.hot.get(ask.key, now)
-        if hot is not None:
-            hot.shaped[ask.base] = shaped
+        # Not kept (an invalidation came, or it is too big): what L1 holds under the key
+        # may be another version, whose shaped forms must stay its own.
+        if hot is None or hot.entry is not entry:
+            return None
+        hot.shaped[ask.base] = shaped
+        return hot.lines
 
     def _finish(
         self,

@@ -14,11 +14,13 @@ from tests.fakes.serving import free_port, serve
 from tests.proxy.conftest import API, TOKEN_A, auth, gateway_settings
 
 
-def make_gateway(store: Store | None = None, *, caller_limit: int = 2) -> Gateway:
+def make_gateway(
+    store: Store | None = None, *, caller_limit: int = 2, **changes: object
+) -> Gateway:
     github = FakeGitHub(public_origin=API)
     github.add_user(TOKEN_A, "alice")
     github.add_repo("octo", "hello")
-    settings = gateway_settings(caller_limit=caller_limit, cost_upstream=0)
+    settings = gateway_settings(caller_limit=caller_limit, cost_upstream=0, **changes)
     return Gateway(settings, store or EmbeddedStore(), transport=github.transport())
 
 
@@ -47,7 +49,8 @@ async def test_health_readiness_and_metrics() -> None:
 
 async def test_under_uvicorn_hot_hits_are_written_straight_to_the_connection() -> None:
     # Behind Socket.IO's ASGI app, as `hubbub serve` runs it (proxy/direct_answer.py).
-    gateway = make_gateway(caller_limit=100)
+    # A lease that outlasts the test: a renewal would send a hit to the full path.
+    gateway = make_gateway(caller_limit=100, limit_lease_ms=600_000)
     async with (
         serve(create_app(gateway.settings, gateway=gateway)) as base,
         httpx.AsyncClient(base_url=base) as client,
