@@ -66,6 +66,7 @@ _READ = frozenset(
     }
 )
 _KEYS_KEPT = 10_000
+_JOINED_KEPT = 1024  # header lines joined for direct answers, of entries L1 does not keep
 _FULL_PATH = frozenset({b"cookie", b"content-length", b"transfer-encoding"})
 
 # Where the hot path leaves its shared-cache read for the full path (scope["state"]), so a
@@ -139,6 +140,7 @@ class HotPath:
         self._rewriters: dict[str, UrlRewriter] = {}
         self._counters: dict[int, Any] = {}
         self.direct = DirectAnswers(settings.direct_write)
+        self._joined: dict[Any, bytes | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = None
@@ -171,14 +173,20 @@ class HotPath:
         if cycle is None:
             return False
         kept = answer.kept
-        if kept is not None and answer.kept_as in kept:
-            fixed = kept[answer.kept_as]
+        if kept is None:
+            # Not kept in L1 (L1 off, or an entry it would not keep): the same lines come
+            # back with every hit of the entry, so they are remembered by what they are.
+            kept, kept_as = self._joined, tuple(answer.fixed)
+            if kept_as not in kept and len(kept) >= _JOINED_KEPT:
+                kept.clear()
         else:
-            fixed = direct.lines(answer.fixed)
-            if kept is not None:
-                kept[answer.kept_as] = fixed
+            kept_as = answer.kept_as
+        if kept_as in kept:
+            fixed = kept[kept_as]
+        else:
+            fixed = kept[kept_as] = direct.lines(answer.fixed)
         if fixed is None:
-            return False  # a line uvicorn must see (or would refuse): its `send` writes it
+            return False  # a line uvicorn must read (or would refuse): its `send` writes it
         start = direct.start(cycle, answer.status)
         if start is None:
             return False
