@@ -7,9 +7,8 @@
     returning the issue's bytes (and the same with the hit's header lines), a fresh hit
     from the in-process tier (L1), written straight to uvicorn's transport, and the same
     hit handed to uvicorn's `send` (HUBBUB_DIRECT_WRITE=0), a fresh hit from the shared
-    cache in a real
-    redis-server (L2, L1 off), and nginx's proxy_cache in front of the same bytes when
-    nginx is installed (the ceiling), rounds interleaved.
+    cache in a real redis-server (L2, L1 off), and nginx's proxy_cache in front of the
+    same bytes when nginx is installed (the ceiling), rounds interleaved.
     Servers are pinned to core 1 and wrk (Debian's `wrk`) to core 0, as in the perf
     anchors. Goals: L1 ≥ 0.8 of the bare route's requests/s with p99 at most 1.5 times;
     L2 ≥ 0.28 with p99 at most 2.5 times.

@@ -2,8 +2,9 @@
 
 A fresh hit is bytes already in memory, yet handing it to uvicorn as two ASGI messages
 costs more than finding it: uvicorn's httptools `send` checks each of a hit's ~20 header
-lines with two regular expressions and lower-cases it, on every response, which alone
-holds any answer with those lines to about three quarters of a bare route's pace. Most
+lines with two regular expressions and lower-cases it, on every response, which in most
+runs of bench/proxy.py held any answer with those lines to about three quarters of a bare
+route's pace. Most
 of the lines an entry sends never change, so they are checked once here, with uvicorn's
 own expressions, and kept joined with the entry (`HotEntry.lines`); a hit adds its few
 lines that do change (length, age, limits, request id: digits, or an id already
@@ -44,7 +45,10 @@ _HTTPTOOLS = "uvicorn.protocols.http.httptools_impl"
 # fixed part goes through `send`.
 _READ_BY_UVICORN = (b"content-length:", b"transfer-encoding:", b"connection:")
 
+_JOINED_KEPT = 1024  # joined lines of entries L1 does not keep, remembered by content
+
 Lines = list[tuple[bytes, bytes]]
+Kept = dict[tuple[str, bool], bytes | None]
 
 
 def _inner_send_of_error_middleware() -> tuple[CodeType, int] | None:
@@ -67,6 +71,7 @@ class DirectAnswers:
         self._uvicorn: Any = None if wanted else False
         self._wrapper = _inner_send_of_error_middleware()
         self._defaults: tuple[object, bytes | None] = (None, None)
+        self._joined: dict[tuple[tuple[bytes, bytes], ...], bytes | None] = {}
 
     def cycle(self, scope: Scope, send: Send) -> RequestResponseCycle | None:
         """uvicorn's response cycle for this request, if uvicorn's `send` would write a
@@ -111,6 +116,28 @@ class DirectAnswers:
             cycle.transport.close()
         cycle.on_response()
 
+    def fixed_lines(
+        self, headers: Lines, kept: Kept | None, kept_as: tuple[str, bool]
+    ) -> bytes | None:
+        """The lines every hit of an entry sends, joined by `lines` once: kept with the L1
+        entry (`kept`, under `kept_as`: public base, is a 304) or, for an entry L1 does
+        not keep (L1 off), remembered by the lines themselves."""
+        if kept is None:
+            return self._remembered(headers)
+        joined = kept.get(kept_as, b"")  # b"": not joined yet
+        if joined == b"":
+            joined = kept[kept_as] = self.lines(headers)
+        return joined
+
+    def _remembered(self, headers: Lines) -> bytes | None:
+        key = tuple(headers)
+        joined = self._joined.get(key, b"")
+        if joined == b"":
+            if len(self._joined) >= _JOINED_KEPT:
+                self._joined.clear()
+            joined = self._joined[key] = self.lines(headers)
+        return joined
+
     def lines(self, headers: Lines) -> bytes | None:
         """`headers` as uvicorn writes them, joined; None if uvicorn would refuse one or
         must read one (its length, framing or connection). Uses uvicorn's expressions,
@@ -149,22 +176,13 @@ class DirectAnswers:
         this was written against; else False, said once."""
         if type(cycle).__module__ != _HTTPTOOLS:
             return None  # not uvicorn's httptools cycle; perhaps the next caller's is
-        # Here, not at the top: the serverless cold start never needs it.
-        from importlib.metadata import PackageNotFoundError, version
+        # Here, not at the top: the serverless cold start never needs importlib.metadata.
+        from shared.versions import mismatch
 
-        for package, wanted in SUPPORTED.items():
-            try:
-                installed = version(package)
-            except PackageNotFoundError:
-                installed = "none"
-            if installed != wanted:
-                log.info(
-                    "hits go through ASGI's send: %s is %s, the direct answer knows %s",
-                    package,
-                    installed,
-                    wanted,
-                )
-                return False
+        reason = mismatch(SUPPORTED, "the direct answer")
+        if reason is not None:
+            log.info("hits go through ASGI's send: %s", reason)
+            return False
         if self._wrapper is None:
             log.info("hits go through ASGI's send: Starlette's error middleware has changed")
             return False

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from proxy import clock
 from proxy.cache_entry import CacheEntry
 from proxy.cache_key import key_for
-from proxy.direct_answer import DirectAnswers, Lines
+from proxy.direct_answer import DirectAnswers, Kept, Lines
 from proxy.headers import CACHE_CONTROL, VARY, etag_matches
 from proxy.http_request import PREFIX, client_ip_from, origin_from, request_id_from
 from proxy.link_rewrite import UrlRewriter
@@ -66,7 +66,6 @@ _READ = frozenset(
     }
 )
 _KEYS_KEPT = 10_000
-_JOINED_KEPT = 1024  # header lines joined for direct answers, of entries L1 does not keep
 _FULL_PATH = frozenset({b"cookie", b"content-length", b"transfer-encoding"})
 
 # Where the hot path leaves its shared-cache read for the full path (scope["state"]), so a
@@ -99,7 +98,7 @@ class _Hit:
     body: bytes
     # Where the fixed lines, joined for a direct answer, are kept (the L1 entry's), and
     # under which key; None: joined for this answer only.
-    kept: dict[tuple[str, bool], bytes | None] | None
+    kept: Kept | None
     kept_as: tuple[str, bool]
 
     def headers(self) -> Lines:
@@ -140,7 +139,6 @@ class HotPath:
         self._rewriters: dict[str, UrlRewriter] = {}
         self._counters: dict[int, Any] = {}
         self.direct = DirectAnswers(settings.direct_write)
-        self._joined: dict[Any, bytes | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = None
@@ -172,19 +170,7 @@ class HotPath:
         cycle = direct.cycle(scope, send)
         if cycle is None:
             return False
-        kept = answer.kept
-        if kept is None:
-            # Not kept in L1 (L1 off, or an entry it would not keep): the same lines come
-            # back with every hit of the entry, so they are remembered by what they are.
-            kept, kept_as = self._joined, tuple(answer.fixed)
-            if kept_as not in kept and len(kept) >= _JOINED_KEPT:
-                kept.clear()
-        else:
-            kept_as = answer.kept_as
-        if kept_as in kept:
-            fixed = kept[kept_as]
-        else:
-            fixed = kept[kept_as] = direct.lines(answer.fixed)
+        fixed = direct.fixed_lines(answer.fixed, answer.kept, answer.kept_as)
         if fixed is None:
             return False  # a line uvicorn must read (or would refuse): its `send` writes it
         start = direct.start(cycle, answer.status)
@@ -294,7 +280,7 @@ class HotPath:
         shaped: tuple[list[tuple[str, str]], bytes],
         generation: int,
         now: int,
-    ) -> dict[tuple[str, bool], bytes | None] | None:
+    ) -> Kept | None:
         """Into L1, as the full path's in-process tier keeps what the shared cache served;
         answers where the kept entry holds its joined header lines."""
         gateway = self.gateway()
@@ -320,7 +306,7 @@ class HotPath:
         body: bytes,
         limit: tuple[int, int, int] | None,
         now: int,
-        kept: dict[tuple[str, bool], bytes | None] | None,
+        kept: Kept | None,
     ) -> _Hit:
         """The answer exactly as the full path sends a hit: 304 for a matching
         `If-None-Match`, `Age`, `X-Cache`, `RateLimit-*`, the request id."""

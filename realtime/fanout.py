@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import time
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +43,7 @@ from engineio.async_drivers import asgi as engineio_asgi
 from socketio import packet as sio_packet
 
 from realtime import lean_socket
+from shared.versions import mismatch
 
 log = logging.getLogger("hubbub.realtime")
 
@@ -51,18 +51,6 @@ log = logging.getLogger("hubbub.realtime")
 PUBLISH_CONNECTIONS = 50
 # The stack the direct write was written and tested against.
 SUPPORTED = {"python-socketio": "5.18.1", "python-engineio": "4.15.1", "uvicorn": "0.54.0"}
-
-
-def check_versions() -> str | None:
-    """Why the direct write cannot be used with the installed versions, or None."""
-    for package, wanted in SUPPORTED.items():
-        try:
-            installed = version(package)
-        except PackageNotFoundError:
-            return f"{package} is not installed"
-        if installed != wanted:
-            return f"{package} is {installed}, the direct write knows {wanted}"
-    return None
 
 
 def websocket_frame(payload: bytes, *, binary: bool = False) -> bytes:
@@ -178,7 +166,7 @@ class Fanout:
         if isinstance(getattr(engine, "_async", None), dict):
             engine._async = {**engine._async, "websocket": CapturingWebSocket}
         reason = None if wanted else "HUBBUB_DIRECT_WRITE is off"
-        reason = reason or check_versions()
+        reason = reason or mismatch(SUPPORTED, "the direct write")
         if reason is None:
             self.direct_enabled = True
             self._direct_unicasts(engine)

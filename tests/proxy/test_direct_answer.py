@@ -2,8 +2,8 @@
 
 Two uvicorn servers share one gateway (so one L1): one with the direct answer, one
 without. The same raw request to each must come back byte for byte the same, once the
-date, the age and the lease's remaining count are masked, whatever the connection does
-next (kept alive, pipelined, closed, HTTP/1.0).
+date, the age and the lease's remaining count and reset are masked, whatever the
+connection does next (kept alive, pipelined, closed, HTTP/1.0).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -22,6 +22,8 @@ import pytest_asyncio
 
 import proxy.direct_answer
 from proxy import Gateway, create_app
+from proxy.direct_answer import DirectAnswers
+from shared.logging import uvicorn_log_config
 from tests.fakes.serving import serve
 from tests.proxy.conftest import TOKEN_A, GatewayFactory
 
@@ -85,27 +87,34 @@ class Connection:
         self.writer.close()
 
 
-@pytest_asyncio.fixture
-async def servers(make_gateway: GatewayFactory) -> AsyncIterator[tuple[Gateway, str, str]]:
+Servers = tuple[Gateway, str, str]
+
+
+@asynccontextmanager
+async def serve_both(gateway: Gateway) -> AsyncIterator[Servers]:
     """The gateway, and the bases of a server answering directly and of one that never does."""
-    gateway = make_gateway(**LONG_LEASE)
     stock = gateway.settings.replace(direct_write=False)
-    async with AsyncExitStack() as stack:
-        direct = await stack.enter_async_context(
-            serve(create_app(gateway.settings, gateway=gateway))
-        )
-        through_send = await stack.enter_async_context(serve(create_app(stock, gateway=gateway)))
-        # A miss, then a hit shaped for this host by the full path: L1 holds it ready.
-        for path in (ISSUE, PAGE):
-            for _ in range(2):
-                connection = await Connection.open(direct)
-                await connection.exchange(request(path=path))
-                connection.close()
+    async with (
+        serve(create_app(gateway.settings, gateway=gateway)) as direct,
+        serve(create_app(stock, gateway=gateway)) as through_send,
+    ):
         yield gateway, direct, through_send
 
 
+@pytest_asyncio.fixture
+async def servers(make_gateway: GatewayFactory) -> AsyncIterator[Servers]:
+    async with serve_both(make_gateway(**LONG_LEASE)) as both_servers:
+        # A miss, then a hit shaped for this host by the full path: L1 holds it ready.
+        for path in (ISSUE, PAGE):
+            for _ in range(2):
+                connection = await Connection.open(both_servers[1])
+                await connection.exchange(request(path=path))
+                connection.close()
+        yield both_servers
+
+
 async def both(
-    servers: tuple[Gateway, str, str], raw: bytes, *, has_body: bool = True
+    servers: Servers, raw: bytes, *, has_body: bool = True
 ) -> tuple[bytes, bytes, float]:
     """The same request to each server, each on a new connection; and how many answers
     went direct."""
@@ -133,7 +142,7 @@ async def both(
     ids=["get", "page-with-link", "head", "get-304", "head-304", "connection-close", "http-1.0"],
 )
 async def test_a_direct_answer_is_the_bytes_send_writes(
-    servers: tuple[Gateway, str, str], raw: bytes, has_body: bool, status: bytes
+    servers: Servers, raw: bytes, has_body: bool, status: bytes
 ) -> None:
     if b"If-None-Match" in raw:
         etag = re.search(rb"\r\netag: ([^\r]+)", (await both(servers, request()))[0])
@@ -151,7 +160,7 @@ async def test_a_direct_answer_is_the_bytes_send_writes(
 
 
 async def test_a_kept_alive_connection_takes_pipelined_requests(
-    servers: tuple[Gateway, str, str],
+    servers: Servers,
 ) -> None:
     gateway, base, _ = servers
     before = direct_answers(gateway)
@@ -180,12 +189,14 @@ async def test_a_shared_cache_hit_is_answered_directly_too(make_gateway: Gateway
 
 
 async def test_an_entry_with_a_line_uvicorn_must_read_goes_through_send(
-    servers: tuple[Gateway, str, str],
+    servers: Servers,
 ) -> None:
     gateway, base, _ = servers
     # As if GitHub had sent a `Connection` header the cache kept: uvicorn reads that line
     # (it may close the connection), so its `send` must write it.
     for hot in gateway.hot._entries.values():
+        hot.wire.clear()
+        hot.lines.clear()
         for headers, _ in hot.shaped.values():
             headers.append(("Connection", "close"))
     before = direct_answers(gateway)
@@ -200,9 +211,46 @@ async def test_an_entry_with_a_line_uvicorn_must_read_goes_through_send(
     assert None in {kept for hot in gateway.hot._entries.values() for kept in hot.lines.values()}
 
 
+def on_host(raw: bytes, host: str) -> bytes:
+    return raw.replace(b"Host: hubbub.test", f"Host: {host}".encode())
+
+
+async def test_a_shared_cache_hit_with_l1_off_is_the_bytes_send_writes_on_each_host(
+    make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    joins = []
+    lines = DirectAnswers.lines
+    monkeypatch.setattr(DirectAnswers, "lines", lambda self, h: joins.append(h) or lines(self, h))
+    async with serve_both(make_gateway(l1_ttl_s=0, **LONG_LEASE)) as servers:
+        await both(servers, request(path=PAGE))  # the miss
+        joins.clear()
+        answers = [
+            await both(servers, on_host(request(path=PAGE), host))
+            for host in ("a.test", "b.test", "a.test", "b.test")
+        ]
+
+    for host, (direct, through_send, went_direct) in zip("abab", answers, strict=True):
+        assert went_direct == 1
+        assert masked(direct) == masked(through_send)
+        assert f"://{host}.test/api/github/".encode() in direct  # links for its own host
+    # The fixed lines joined once per host (beside uvicorn's own, once a second).
+    assert len([h for h in joins if (b"x-cache", b"HIT") in h]) == 2
+
+
+async def test_a_shared_cache_hit_kept_in_l1_is_the_bytes_send_writes(
+    servers: Servers,
+) -> None:
+    gateway = servers[0]
+    gateway.hot.clear()  # as when another process filled the shared cache
+    answers = [await both(servers, request()) for _ in range(2)]
+    assert [went_direct for *_, went_direct in answers] == [1, 1]  # from L2, then from L1
+    for direct, through_send, _ in answers:
+        assert masked(direct) == masked(through_send)
+
+
 @pytest.mark.parametrize("raw", [request(extra="Connection: close\r\n"), request(version="1.0")])
 async def test_the_server_closes_after_a_direct_answer_when_asked(
-    servers: tuple[Gateway, str, str], raw: bytes
+    servers: Servers, raw: bytes
 ) -> None:
     _, base, _ = servers
     connection = await Connection.open(base)
@@ -273,3 +321,20 @@ async def test_other_versions_of_uvicorn_go_through_send(
     assert answer.headers["x-cache"] == "HIT"
     assert went_direct == 0
     assert "the direct answer knows 0.0.1" in caplog.text
+
+
+async def test_with_hubbub_devs_logging_hits_go_direct(make_gateway: GatewayFactory) -> None:
+    # `hubbub dev` keeps uvicorn's access log on, but its logger at WARNING: no line would
+    # be written, so the direct answer applies.
+    dev = uvicorn_log_config("info", "text")
+    loggers = dev["loggers"]
+    assert isinstance(loggers, dict)
+    # Only uvicorn's loggers (the next server's own configuration resets them): the
+    # rest of the suite keeps its own logging.
+    config = {**dev, "loggers": {k: v for k, v in loggers.items() if k.startswith("uvicorn")}}
+    gateway = make_gateway(**LONG_LEASE)
+    answer, went_direct = await hit_twice(
+        gateway, access_log=True, log_config=config, log_level=None
+    )
+    assert answer.headers["x-cache"] == "HIT"
+    assert went_direct == 1

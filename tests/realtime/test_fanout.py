@@ -176,9 +176,9 @@ def test_on_other_versions_the_direct_write_switches_itself_off(
     from realtime.socket_server import create_socket_server
     from shared.config import Settings
 
-    monkeypatch.setattr(realtime.fanout, "version", lambda package: "0.0.1")
+    monkeypatch.setitem(realtime.fanout.SUPPORTED, "python-socketio", "0.0.1")
     with caplog.at_level(logging.INFO, logger="hubbub.realtime"):
         server = create_socket_server(Settings())
     assert server.manager.direct_enabled is False
     [line] = [r.message for r in caplog.records if "broadcasts" in r.message]
-    assert "python-socketio is 0.0.1, the direct write knows 5.18.1" in line
+    assert "python-socketio is 5.18.1, the direct write knows 0.0.1" in line
