@@ -97,7 +97,7 @@ class _Hit:
     back: Lines
     body: bytes
     # Where the fixed lines, joined for a direct answer, are kept (the L1 entry's), and
-    # under which key; None: joined for this answer only.
+    # under which key; None: L1 does not keep the entry (DirectAnswers remembers them).
     kept: Kept | None
     kept_as: tuple[str, bool]
 
