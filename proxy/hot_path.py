@@ -66,6 +66,7 @@ _READ = frozenset(
     }
 )
 _KEYS_KEPT = 10_000
+_DECODES_KEPT = 256  # shared-cache entries kept decoded, each with its stored text
 _FULL_PATH = frozenset({b"cookie", b"content-length", b"transfer-encoding"})
 
 # Where the hot path leaves its shared-cache read for the full path (scope["state"]), so a
@@ -105,6 +106,19 @@ class _Hit:
         return [*self.front, *self.fixed, *self.back]
 
 
+@dataclass(slots=True)
+class _Decoded:
+    """A shared-cache entry as last read here for a key and public base: its stored text,
+    the entry decoded from it and, once served, its answer shaped for that base. With L1
+    off every hit still reads the shared cache, but the same text is not parsed and
+    rewritten again."""
+
+    stored: str
+    entry: CacheEntry
+    shaped: tuple[list[tuple[str, str]], bytes] | None = None
+    wire: Lines | None = None
+
+
 @dataclass(frozen=True)
 class _Read:
     """What a shared-cache lookup of one key reads, and how long its entries are fresh."""
@@ -138,6 +152,7 @@ class HotPath:
         self._reads: dict[str, _Read] = {}
         self._rewriters: dict[str, UrlRewriter] = {}
         self._counters: dict[int, Any] = {}
+        self._decodes: dict[tuple[str, str], _Decoded] = {}
         self.direct = DirectAnswers(settings.direct_write)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -248,9 +263,9 @@ class HotPath:
             self._hand_over(scope, ask, values, generation)
             return None
         stored, *versions = values
-        entry = CacheEntry.decode(stored)
+        decoded = self._decoded(ask, stored)
         now = clock.now_ms()
-        if entry is None or not entry.is_fresh(
+        if decoded is None or not decoded.entry.is_fresh(
             now, read.fresh_s, stamp_of(versions), self.settle_ms
         ):
             self._hand_over(scope, ask, values, generation)
@@ -259,12 +274,31 @@ class HotPath:
         if not admitted:
             self._hand_over(scope, ask, values, generation)
             return None
-        rewriter = self._rewriter(ask.base)
-        response = entry.to_response(CacheOutcome.HIT, now)
-        headers = [rewrite_header(rewriter, name, value) for name, value in response.headers]
-        body = rewriter.body(response.body)
-        kept = self._keep(ask, entry, read, (headers, body), generation, now) if self.l1 else None
-        return self._finish(ask, entry, _encoded(headers), body, limit, now, kept)
+        entry, shaped, wire = decoded.entry, decoded.shaped, decoded.wire
+        if shaped is None or wire is None:
+            rewriter = self._rewriter(ask.base)
+            response = entry.to_response(CacheOutcome.HIT, now)
+            headers = [rewrite_header(rewriter, name, value) for name, value in response.headers]
+            shaped = decoded.shaped = (headers, rewriter.body(response.body))
+            wire = decoded.wire = _encoded(headers)
+        kept = self._keep(ask, entry, read, shaped, generation, now) if self.l1 else None
+        return self._finish(ask, entry, wire, shaped[1], limit, now, kept)
+
+    def _decoded(self, ask: _Ask, stored: str | None) -> _Decoded | None:
+        """The entry in `stored` and its answer for this public base: made again only
+        when the stored text differs from what this key last held here."""
+        if stored is None:
+            return None
+        memo = (ask.key, ask.base)
+        decoded = self._decodes.get(memo)
+        if decoded is None or decoded.stored != stored:
+            entry = CacheEntry.decode(stored)
+            if entry is None:
+                return None
+            if len(self._decodes) >= _DECODES_KEPT:
+                self._decodes.clear()
+            decoded = self._decodes[memo] = _Decoded(stored, entry)
+        return decoded
 
     @staticmethod
     def _hand_over(scope: Scope, ask: _Ask, values: list[str | None], generation: int) -> None:

@@ -10,6 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from proxy import Gateway, ProxyEndpoints
+from proxy.cache_entry import CacheEntry
 from proxy.http_app import EXCEPTION_HANDLERS
 from shared.store.embedded import EmbeddedStore
 from tests.fakes.counting_store import CountingStore
@@ -243,3 +244,35 @@ async def test_a_shared_cache_hit_fills_l1(
     store.calls.clear()
     assert (await client.get(ISSUE, headers=auth(TOKEN_A))).headers["x-cache"] == "HIT"
     assert sum(store.calls.values()) == 0
+
+
+async def test_with_l1_off_a_stored_entry_is_decoded_once_until_it_changes(
+    make_gateway: GatewayFactory,
+    make_client: ClientFactory,
+    github: FakeGitHub,
+    clock: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decodes: list[str | None] = []
+    decode = CacheEntry.decode.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        CacheEntry,
+        "decode",
+        classmethod(lambda cls, text: decodes.append(text) or decode(cls, text)),
+    )
+    gateway = make_gateway(l1_ttl_s=0)
+    client = make_client(gateway)
+    await client.get(ISSUE, headers=auth(TOKEN_A))  # MISS
+    decodes.clear()
+    hits = [await client.get(ISSUE, headers=auth(TOKEN_A)) for _ in range(3)]
+    assert [hit.headers["x-cache"] for hit in hits] == ["HIT"] * 3
+    assert len(decodes) == 1  # every hit read the shared cache; its text was parsed once
+
+    github.edit_issue("octo", "hello", 1, title="Renamed on GitHub")
+    clock[0] += 61_000  # stale: the full path revalidates and stores the new entry
+    assert (await client.get(ISSUE, headers=auth(TOKEN_A))).headers["x-cache"] == "MISS"
+    resolutions = Resolutions(gateway)
+    hit = await client.get(ISSUE, headers=auth(TOKEN_A))
+    assert resolutions.count == 0  # answered by the hot path, from the new stored text
+    assert hit.headers["x-cache"] == "HIT"
+    assert hit.json()["title"] == "Renamed on GitHub"
