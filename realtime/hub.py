@@ -48,6 +48,7 @@ SESSION_RECHECK_S = 30
 # Every this many heartbeats, each project room here gets a full presence snapshot.
 SNAPSHOT_EVERY = 6
 _DRAIN_BATCHES = 10
+_SHUTDOWN_S = 5.0  # engine.io's own stop (its service task), at most
 # Count-only presence deltas (rooms beyond the roster cap) go out at most this often.
 COUNT_EVERY_S = 0.2
 # Events after which a repository's readers may have changed (webhooks/invalidation.py
@@ -154,8 +155,12 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        # engine.io's shutdown waits for its service task to see the stop. A full test
+        # run once saw that wait outlast two minutes (not reproduced since); a stop must
+        # not hang on it, so it is bounded, and the timeout cancels the task.
         with contextlib.suppress(Exception):
-            await self.sio.shutdown()
+            async with asyncio.timeout(_SHUTDOWN_S):
+                await self.sio.shutdown()
 
     async def drain(self) -> None:
         """SIGTERM: stop being ready, then move every client elsewhere over

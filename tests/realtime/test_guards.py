@@ -3,11 +3,14 @@ sockets that stop reading, readiness and metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 
+import pytest
 import websockets
 
+import realtime.hub
 from tests.fakes.waiting import wait_until
 from tests.proxy.conftest import TOKEN_A, TOKEN_B
 from tests.realtime.conftest import Live, LiveFactory
@@ -150,3 +153,19 @@ async def test_a_socket_that_leaves_during_its_join_leaves_no_presence(live: Liv
     assert left["member"]["login"] == "alice"
     roster, count = await live.hub.presence.roster(live.repo.id, 10)
     assert [m["login"] for m in roster] == ["bob"] and count == 1
+
+
+async def test_a_stop_does_not_wait_forever_on_engineio(
+    make_live: LiveFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = await make_live()
+    never = asyncio.Event()
+
+    async def stuck() -> None:  # engine.io's service task never seeing the stop
+        await never.wait()
+
+    monkeypatch.setattr(realtime.hub, "_SHUTDOWN_S", 0.1)
+    monkeypatch.setattr(live.hub.sio, "shutdown", stuck)
+    async with asyncio.timeout(10):
+        await live.hub.stop()
+    assert not never.is_set()
