@@ -169,3 +169,28 @@ async def test_a_stop_does_not_wait_forever_on_engineio(
     async with asyncio.timeout(10):
         await live.hub.stop()
     assert not never.is_set()
+
+
+async def test_a_stop_does_not_wait_forever_on_a_task_that_ignores_cancellation(
+    make_live: LiveFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = await make_live()
+    cancels = 0
+
+    async def stubborn() -> None:  # swallows the stop's cancel, ends on the next
+        nonlocal cancels
+        while cancels < 2:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                cancels += 1
+
+    task = asyncio.create_task(stubborn())
+    live.hub._tasks.append(task)
+    monkeypatch.setattr(realtime.hub, "_SHUTDOWN_S", 0.1)
+    async with asyncio.timeout(10):
+        await live.hub.stop()
+    assert cancels == 1 and not task.done()
+    task.cancel()
+    await asyncio.wait([task], timeout=10)
+    assert task.done()
