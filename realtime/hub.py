@@ -48,7 +48,7 @@ SESSION_RECHECK_S = 30
 # Every this many heartbeats, each project room here gets a full presence snapshot.
 SNAPSHOT_EVERY = 6
 _DRAIN_BATCHES = 10
-_SHUTDOWN_S = 5.0  # engine.io's own stop (its service task), at most
+_SHUTDOWN_S = 5.0  # a stop waits this long for its cancelled tasks, and for engine.io's
 # Count-only presence deltas (rooms beyond the roster cap) go out at most this often.
 COUNT_EVERY_S = 0.2
 # Events after which a repository's readers may have changed (webhooks/invalidation.py
@@ -155,7 +155,10 @@ class Hub:
         # runs hung here for minutes after a socket had stalled (a task that did not end
         # when cancelled; which one is not known yet), and a stop must not hang.
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=_SHUTDOWN_S)
+            done, pending = await asyncio.wait(tasks, timeout=_SHUTDOWN_S)
+            for task in done:  # retrieved, as awaiting them did: no "never retrieved" noise
+                if not task.cancelled():
+                    task.exception()
             if pending:
                 names = sorted(task.get_name() for task in pending)
                 log.warning("stopping without %d task(s) that did not end: %s", len(names), names)
